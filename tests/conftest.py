@@ -1,0 +1,23 @@
+"Pytest options for the tests generated from the notebooks: `--slow` and `--cuda` run the cells flagged so."
+import os
+import pytest
+
+os.environ.setdefault("IN_TEST", "1")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="run tests from `#| slow` cells")
+    parser.addoption("--cuda", action="store_true", help="run tests from `#| cuda` cells (needs a GPU)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: heavy test, run with --slow")
+    config.addinivalue_line("markers", "cuda: needs a GPU, run with --cuda")
+
+
+def pytest_collection_modifyitems(config, items):
+    for flag in ("slow", "cuda"):
+        if config.getoption(f"--{flag}"): continue
+        skip = pytest.mark.skip(reason=f"needs --{flag}")
+        for item in items:
+            if flag in item.keywords: item.add_marker(skip)
