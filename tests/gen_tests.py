@@ -53,6 +53,11 @@ def render(nb_path: Path, module: str, setup, cases) -> str:
            "import pytest", f"import svq_nb.{module} as _module", "",
            "globals().update({k: v for k, v in vars(_module).items() if not k.startswith('__')})"]
     out += [s.rstrip() for s in setup]
+    out += ["", "# helpers imported above (fastcore's test_eq, ...) are not tests themselves",
+            "for _name, _obj in list(globals().items()):",
+            "    if _name.startswith('test') and callable(_obj):",
+            "        try: _obj.__test__ = False",
+            "        except (AttributeError, TypeError): pass"]
     for name, marks, code in cases:
         out += ["", ""] + [f"@pytest.mark.{m}" for m in marks] + [f"def test_{name}():"]
         body = [("    " + l) if l.strip() else "" for l in code.rstrip().splitlines()]
