@@ -47,3 +47,25 @@ def test_checkpoint_roundtrip_and_safety():
         (Path(d) / "trunc.pt").write_bytes(p.read_bytes()[:50])
         test_fail(lambda: load_checkpoint(Path(d) / "trunc.pt"), contains="trunc.pt")
         test_fail(lambda: load_checkpoint(Path(d) / "missing.pt"), contains="missing.pt does not exist")
+
+
+def test_resume_is_exact():
+    from svq_nb.data import SynthScenes
+    from svq_nb.models import VQConfig, SemanticVQModel
+    from svq_nb.losses import VQVAELoss, SemanticVQLoss
+    data = SynthScenes(24, size=16, seed=3).tensors()
+    vq = VQConfig.tiny(attention=False, ch=8, resolution=16, z_channels=8, embed_dim=8, n_embed=16, n_embed_s=8)
+    def run(steps, ckpt, resume=False):
+        torch.manual_seed(0)
+        m = SemanticVQModel.from_config(vq, n_classes=len(SynthScenes.classes), image_dropout=0.5)
+        cfg = TrainConfig(steps=steps, batch_size=8, lr=1e-3, ckpt_path=ckpt, log_every=2, progress=False, seed=5)
+        h = train_stage1(m, SemanticVQLoss(VQVAELoss()), data, cfg, resume=resume)
+        return m, h
+    with tempfile.TemporaryDirectory() as d:
+        full, h_full = run(6, f"{d}/a.pt")
+        run(3, f"{d}/b.pt")
+        resumed, h_res = run(6, f"{d}/b.pt", resume=True)
+        for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+            assert torch.equal(a, b), f"{k} differs after resuming"
+        test_eq([r["step"] for r in h_res], [2, 3, 4, 6]);  # the first run also logged its last step, 3; test_close(h_full[-1]["loss"], h_res[-1]["loss"], eps=1e-6)
+        st = load_checkpoint(f"{d}/b.pt"); test_eq(st["step"], 6); test_eq(st["config"]["seed"], 5)
