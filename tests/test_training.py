@@ -67,5 +67,6 @@ def test_resume_is_exact():
         resumed, h_res = run(6, f"{d}/b.pt", resume=True)
         for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
             assert torch.equal(a, b), f"{k} differs after resuming"
-        test_eq([r["step"] for r in h_res], [2, 3, 4, 6]);  # the first run also logged its last step, 3; test_close(h_full[-1]["loss"], h_res[-1]["loss"], eps=1e-6)
+        test_eq([r["step"] for r in h_res], [2, 3, 4, 6])  # the first run also logged its last step, 3
+        test_close(h_full[-1]["loss"], h_res[-1]["loss"], eps=1e-6)
         st = load_checkpoint(f"{d}/b.pt"); test_eq(st["step"], 6); test_eq(st["config"]["seed"], 5)
