@@ -76,3 +76,11 @@ def test_fit_runs_both_stages():
     assert not s.training
     s2 = tiny_system("VQVAE-T", len(SynthScenes.classes))
     test_eq(sorted(s2.fit(data, TrainConfig(steps=2, batch_size=8, progress=False), TrainConfig(steps=2, batch_size=8, progress=False))), ["gpt", "image_vq", "seg_vq"])
+
+
+def test_reference_dependency_baseline_zero():
+    img, lab = SynthScenes(4, size=16, seed=5).tensors()
+    test_eq(reference_dependency(tiny_system("VQGAN-T", len(SynthScenes.classes)), img, lab), 0.0)
+    d = reference_dependency(tiny_system("sVQGAN-T", len(SynthScenes.classes)), img, lab)
+    assert 0.0 <= d <= 1.0
+    test_fail(lambda: reference_dependency(tiny_system("VQGAN-T", len(SynthScenes.classes)), img[:1], lab[:1]), contains="at least 2")
