@@ -158,3 +158,38 @@ def test_semantic_vq_loss_by_hand():
     test_close(loss.item(), (img + 0.1 * (F.cross_entropy(s_logits, label) + qs)).item(), eps=1e-5)
     assert logs["x_d_weight"] > 0
     test_eq(crit.discriminator_loss(x, dec(z), 1)[0].item(), gan.discriminator_loss(x, dec(z), 1)[0].item())
+
+
+def test_fits_real_models():
+    from svq_nb.models import VQModel, VQConfig, SemanticVQModel
+    torch.manual_seed(0)
+    cfg = VQConfig.tiny(attention=False)
+    model = VQModel.from_config(cfg)
+    crit = VQGANLoss(disc_start=2, disc_warmup=2, disc_ndf=16)
+    opt_ae = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(crit.discriminator.parameters(), lr=1e-3, betas=(0.5, 0.9))
+    g = torch.Generator().manual_seed(0)
+    x = F.interpolate(torch.rand(4, 3, 8, 8, generator=g) * 2 - 1, size=32, mode="bilinear")
+    hist = []
+    for step in range(6):
+        d_before = [p.detach().clone() for p in crit.discriminator.parameters()]
+        x_rec, qloss, info = model(x)
+        loss, logs = crit.generator_loss(x, x_rec, qloss, step, model.last_layer)
+        opt_ae.zero_grad(set_to_none=True); loss.backward(); opt_ae.step()
+        assert all(p.grad is None for p in crit.discriminator.parameters())
+        d_loss, d_logs = crit.discriminator_loss(x, x_rec.detach(), step)
+        if d_loss.requires_grad: d_loss.backward(); opt_d.step(); opt_d.zero_grad(set_to_none=True)
+        test_eq(any(not torch.equal(a, b) for a, b in zip(d_before, crit.discriminator.parameters())), step >= 2)
+        hist.append(logs)
+    test_eq([h["disc_factor"] for h in hist], [0, 0, 0.5, 1, 1, 1])
+    assert all(h["d_weight"] > 0 for h in hist[2:]) and all(math.isfinite(h["loss"]) for h in hist)
+    assert hist[-1]["nll"] < hist[0]["nll"], [h["nll"] for h in hist]
+    # the coupled model with Eq. 3
+    model = SemanticVQModel.from_config(cfg, n_classes=4)
+    crit = SemanticVQLoss(VQGANLoss(disc_start=0, disc_warmup=0, disc_ndf=16), lam=0.1)
+    label = torch.randint(0, 4, (2, 32, 32), generator=g)
+    x_rec, s_logits, qx, qs, info = model(x[:2], label)
+    loss, logs = crit(x[:2], label, x_rec, s_logits, qx, qs, 0, model.last_layer)
+    loss.backward()
+    assert model.decoder_s.conv_out.weight.grad.abs().sum() > 0 and model.decoder_x.conv_out.weight.grad.abs().sum() > 0
+    assert logs["x_d_weight"] > 0 and crit.discriminator_loss(x[:2], x_rec.detach(), 0)[0].requires_grad
