@@ -54,6 +54,21 @@ def test_synth_any_resolution():
     assert (f32 - f64).abs().max() < 0.02
 
 
+def test_synth_looks():
+    base = SynthScenes(6, 32, seed=4)
+    looks = [SynthScenes(6, 32, seed=4, look=k) for k in range(3)]
+    for l in looks: test_eq(l.tensors()[1], base.tensors()[1])            # same semantics ...
+    for a_, b_ in [(base, looks[0]), (looks[0], looks[1]), (looks[1], looks[2])]:
+        assert ((a_.tensors()[0] - b_.tensors()[0]).abs().flatten(1).mean(1) > 0.02).all()   # ... other images
+    test_eq(SynthScenes(6, 32, seed=4, look=1)[2]["image"], looks[1].tensors()[0][2])
+    test_fail(lambda: SynthScenes(2, look=-1), contains="look must be")
+
+
+def test_synth_disjoint_splits():
+    maps = {s: {tuple(l.flatten().tolist()) for l in SynthScenes(300, 16, split=s).tensors()[1]} for s in ("train", "val", "test")}
+    assert not (maps["train"] & maps["val"]) and not (maps["train"] & maps["test"]) and not (maps["val"] & maps["test"])
+
+
 def test_one_hot_colorize():
     y = torch.tensor([[0, 2], [1, 2]])
     oh = one_hot(y, 3)
@@ -121,6 +136,23 @@ def test_seg_transform():
     t = SegTransform(40, train=True, seed=3)
     for _ in range(8):
         o = t(item); test_close(o["image"][0], o["label"].float() / 2 - 1)
+
+
+def test_seg_transform_workers():
+    class _Grid(torch.utils.data.Dataset):
+        def __len__(self): return 4
+        def __getitem__(self, i):
+            lab = torch.arange(40 * 60).view(40, 60) % 1000
+            return dict(image=torch.zeros(3, 40, 60), label=lab)
+    def epochs(seed):
+        ds = _Grid(); ds.transform = SegTransform(20, train=True, seed=0)
+        dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, range(4)), batch_size=1, num_workers=2,
+                                         collate_fn=lambda b: ds.transform(b[0])["label"], generator=torch.Generator().manual_seed(seed))
+        return [torch.stack(list(dl)) for _ in range(2)]
+    e1, e2 = epochs(0), epochs(0)
+    test_eq(e1[0], e2[0]); test_eq(e1[1], e2[1])                        # reproducible
+    assert not torch.equal(e1[0], e1[1])                                # another epoch, other crops
+    assert len({tuple(c.flatten().tolist()) for c in e1[0]}) > 1         # items/workers differ
 
 
 def test_label_spaces():
