@@ -28,7 +28,7 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None
 # %% ../nbs/02_quantize.ipynb #21bfdfbe
 def _code_stats(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "Perplexity and fraction of codes used from code counts [K]."
-    p = counts / counts.sum().clamp_min(1)
+    p = counts.float() / counts.sum().clamp_min(1)
     perplexity = torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum())
     return perplexity, (counts > 0).float().mean()
 
@@ -49,7 +49,7 @@ class VectorQuantizer(nn.Module):
         self.embedding = nn.Embedding(n_codes, self.code_dim)
         nn.init.uniform_(self.embedding.weight, -1.0 / n_codes, 1.0 / n_codes)
         # statistics are buffers (they follow .to(device)) but not state_dict entries (taming-compatible keys)
-        self.register_buffer("_counts", torch.zeros(window, n_codes), persistent=False)
+        self.register_buffer("_counts", torch.zeros(window, n_codes, dtype=torch.int32), persistent=False)  # ints: .half() leaves them exact
         self.register_buffer("_age", torch.zeros(n_codes, dtype=torch.long), persistent=False)
         self._step, self._gen = 0, torch.Generator().manual_seed(seed)
 
@@ -80,11 +80,11 @@ class VectorQuantizer(nn.Module):
     @torch.no_grad()
     def _update_stats(self, idx: torch.Tensor, z_e: torch.Tensor) -> dict:
         "Window counts, perplexity/usage and dead-code restarts (training mode only updates state)."
-        counts = torch.bincount(idx, minlength=self.n_codes).float()
+        counts = torch.bincount(idx, minlength=self.n_codes)
         if not self.training:
             perplexity, usage = _code_stats(counts)
             return dict(perplexity=perplexity, usage=usage, n_restarted=0)
-        self._counts[self._step % self._counts.shape[0]] = counts
+        self._counts[self._step % self._counts.shape[0]] = counts.to(torch.int32)
         self._step += 1
         self._age += 1
         self._age[counts > 0] = 0
