@@ -12,13 +12,15 @@ from torch.func import functional_call
 from .weights import lpips_net
 
 # %% auto #0
-__all__ = ['pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'weights_init', 'NLayerDiscriminator', 'hinge_d_loss',
-           'adaptive_weight', 'VQGANLoss', 'SemanticVQLoss']
+__all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'weights_init', 'NLayerDiscriminator',
+           'hinge_d_loss', 'adaptive_weight', 'VQGANLoss', 'SemanticVQLoss']
 
 # %% ../nbs/05_losses.ipynb #7a307e54
-def _f(t) -> float:
-    "A loss term as a plain float for the logs."
-    return float(t.detach()) if isinstance(t, torch.Tensor) else float(t)
+def loss_logs(**terms) -> dict[str, float]:
+    "Loss terms (tensors or numbers) as plain floats, with one device-to-host copy for all tensors."
+    keys = [k for k, v in terms.items() if isinstance(v, torch.Tensor)]
+    vals = dict(zip(keys, torch.stack([terms[k].detach().float().reshape(()) for k in keys]).tolist())) if keys else {}
+    return {k: vals[k] if k in vals else float(v) for k, v in terms.items()}
 
 
 def pixel_loss(x: torch.Tensor, x_rec: torch.Tensor, kind: str = "l1") -> torch.Tensor:
@@ -38,7 +40,7 @@ class VQVAELoss(nn.Module):
     def forward(self, x: torch.Tensor, x_rec: torch.Tensor, qloss: torch.Tensor) -> tuple[torch.Tensor, dict]:
         rec = pixel_loss(x, x_rec, self.pixel)
         loss = rec + self.codebook_weight * qloss
-        return loss, {"rec": rec.item(), "q": _f(qloss), "loss": loss.item()}
+        return loss, loss_logs(rec=rec, q=qloss, loss=loss)
 
 
 def check_label(label: torch.Tensor, n_classes: int) -> None:
@@ -58,7 +60,7 @@ class SegLoss(nn.Module):
         check_label(label, logits.shape[1])
         ce = F.cross_entropy(logits.float(), label)
         loss = ce + self.codebook_weight * qloss
-        return loss, {"ce": ce.item(), "q": _f(qloss), "loss": loss.item()}
+        return loss, loss_logs(ce=ce, q=qloss, loss=loss)
 
 # %% ../nbs/05_losses.ipynb #ee7d48d0
 def weights_init(m: nn.Module, generator: torch.Generator | None = None) -> None:
@@ -103,8 +105,13 @@ def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.
 def adaptive_weight(nll_loss: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
                     disc_weight: float = 1.0, max_weight: float = 1e4) -> torch.Tensor:
     "VQGAN's lambda: ||grad nll|| / (||grad g|| + 1e-4) at `last_layer`, clamped, detached, times disc_weight."
-    nll_grads = torch.autograd.grad(nll_loss, last_layer, retain_graph=True)[0]
-    g_grads = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    try:
+        nll_grads = torch.autograd.grad(nll_loss, last_layer, retain_graph=True)[0]
+        g_grads = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    except RuntimeError as e:
+        if "not have been used in the graph" not in str(e): raise
+        raise ValueError("last_layer was not used to compute the reconstruction: pass the decoder's final conv weight "
+                         "(model.last_layer)") from None
     w = torch.norm(nll_grads) / (torch.norm(g_grads) + 1e-4)
     return torch.clamp(w, 0.0, max_weight).detach() * disc_weight
 
@@ -163,8 +170,7 @@ class VQGANLoss(nn.Module):
             d_weight = adaptive_weight(nll, g_loss, last_layer, self.disc_weight) if trainable else zero
         else: g_loss, d_weight = zero, zero  # D is not even run before disc_start
         loss = nll + d_weight * factor * g_loss + self.codebook_weight * qloss
-        return loss, {"loss": loss.item(), "nll": nll.item(), "rec": pix.item(), "p": p.item(), "q": _f(qloss),
-                      "g": g_loss.item(), "d_weight": _f(d_weight), "disc_factor": factor}
+        return loss, loss_logs(loss=loss, nll=nll, rec=pix, p=p, q=qloss, g=g_loss, d_weight=d_weight, disc_factor=factor)
 
     def discriminator_loss(self, x: torch.Tensor, x_rec: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
         "Hinge loss of the discriminator on real `x` and detached `x_rec`; a constant 0 (no grad) before disc_start."
@@ -174,7 +180,7 @@ class VQGANLoss(nn.Module):
             return z, {"logits_real": 0.0, "logits_fake": 0.0}
         logits_real, logits_fake = self.discriminator(x.detach()), self.discriminator(x_rec.detach())
         d_loss = factor * hinge_d_loss(logits_real, logits_fake)
-        return d_loss, {"logits_real": logits_real.mean().item(), "logits_fake": logits_fake.mean().item()}
+        return d_loss, loss_logs(logits_real=logits_real.mean(), logits_fake=logits_fake.mean())
 
 # %% ../nbs/05_losses.ipynb #873ff400
 class SemanticVQLoss(nn.Module):
@@ -193,7 +199,7 @@ class SemanticVQLoss(nn.Module):
         else: img, img_logs = self.image_loss(x, x_rec, qloss_x)
         sem, sem_logs = self.seg_loss(label, s_logits, qloss_s)
         loss = img + self.lam * sem
-        return loss, {"loss": loss.item(), **{f"x_{k}": v for k, v in img_logs.items()},
+        return loss, {"loss": float(loss.detach()), **{f"x_{k}": v for k, v in img_logs.items()},
                       **{f"s_{k}": v for k, v in sem_logs.items()}}
 
     def discriminator_loss(self, x: torch.Tensor, x_rec: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:

@@ -59,6 +59,7 @@ def test_hinge_values():
     test_close(hinge_d_loss(real, fake), 0.5 * ((0 + 0.5) / 2 + (0 + 1.0) / 2))   # 0.375
     test_close(hinge_d_loss(torch.ones(3) * 5, -torch.ones(3) * 5), 0.0)           # a confident, right D: no loss
     test_close(hinge_d_loss(torch.zeros(4), torch.zeros(4)), 1.0)                  # D outputs 0 everywhere
+    test_eq(loss_logs(a=torch.tensor(1.5, requires_grad=True), b=2, c=torch.ones(1)), {"a": 1.5, "b": 2.0, "c": 1.0})
 
 
 def test_adaptive_weight_matches_formula():
@@ -81,6 +82,12 @@ def test_adaptive_weight_matches_formula():
     test_eq(logs["disc_factor"], 1.0)
     with torch.no_grad():                                # validation: no grads, weight 0 (taming does the same)
         test_eq(crit.generator_loss(x, dec(z), torch.tensor(0.), 5, dec.weight)[1]["d_weight"], 0.0)
+    other = nn.Conv2d(4, 3, 3)
+    test_fail(lambda: crit.generator_loss(x, dec(z), torch.tensor(0.), 5, other.weight), contains="pass the decoder's final conv")
+    with torch.autocast("cpu", dtype=torch.bfloat16):   # the training loop's bf16 option
+        loss, logs = crit.generator_loss(x, dec(z), torch.tensor(0.1), 5, dec.weight)
+    loss.backward()
+    assert math.isfinite(logs["d_weight"]) and logs["d_weight"] > 0 and dec.weight.grad is not None
 
 
 def test_disc_start_and_no_generator_grad_into_disc():
