@@ -166,6 +166,17 @@ def test_model_shapes():
         assert svq.last_layer is svq.decoder_x.conv_out.weight
 
 
+def test_paper_size_svq():
+    with torch.device("meta"):                   # shapes only, no memory or init time
+        m = SemanticVQModel.from_config(VQConfig.paper(), 183)
+    test_eq(m.quantize_x.embedding.weight.shape, (16384, 256)); test_eq(m.quantize_s.embedding.weight.shape, (4096, 256))
+    test_eq(m.encoder.conv_in.weight.shape, (128, 3 + 183, 3, 3))          # one encoder on concat(image, one-hot map)
+    test_eq(m.encoder.conv_out.weight.shape, (512, 512, 3, 3))              # 2 * z_channels: the z_x and z_s heads
+    test_eq(m.decoder_s.conv_out.weight.shape, (183, 128, 3, 3)); test_eq(m.decoder_x.conv_out.weight.shape, (3, 128, 3, 3))
+    test_eq(m.post_quant_conv_x.weight.shape, (256, 512, 1, 1))            # fuse="concat": [z_x, sg(z_s)] -> z_channels
+    test_eq(VQConfig.paper().latent_size, 16)
+
+
 def test_bad_input():
     cfg = VQConfig.tiny(attention=False, ch=16, ch_mult=(1, 2), z_channels=8, embed_dim=4, resolution=16)
     vq, seg, svq = VQModel.from_config(cfg), SegVQModel.from_config(cfg, 4), SemanticVQModel.from_config(cfg, 4)
