@@ -146,7 +146,7 @@ def test_load_systems_roundtrip():
         save_system(tiny_system("sVQGAN-T", n, image_dropout=0.5, size=32), f"{d}/free.pt")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            test_eq(list(load_systems(d)), ["VQGAN-T", "sVQGAN-T (reference-free)", "sVQGAN-T"])
+            test_eq(list(load_systems(d)), ["VQGAN-T", "sVQGAN-T (ref-free)", "sVQGAN-T"])
     with tempfile.TemporaryDirectory() as d:
         torch.save({"format": "other"}, f"{d}/x.pt")
         with warnings.catch_warnings():
