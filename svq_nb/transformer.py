@@ -171,9 +171,9 @@ class CondGPT(nn.Module):
     def loss(self, cond: torch.Tensor, x: torch.Tensor, pkeep: float = 1.0,
              generator: torch.Generator | None = None) -> torch.Tensor:
         "Cross-entropy over the image positions; pkeep < 1 replaces input z_x codes by random codes (taming), targets stay."
+        if not 0.0 <= pkeep <= 1.0: raise ValueError(f"pkeep must be in [0, 1], got {pkeep}")
         inp = x
         if pkeep < 1.0:
-            if not 0.0 <= pkeep <= 1.0: raise ValueError(f"pkeep must be in [0, 1], got {pkeep}")
             self._check(x, "x (z_x)", self.config.n_tokens, self.config.n_vocab, exact=False)
             dev = generator.device if generator is not None else x.device
             keep = torch.rand(x.shape, generator=generator, device=dev).to(x.device) < pkeep

@@ -83,6 +83,7 @@ def test_pkeep_corrupts_inputs_not_targets():
     test_close(m.loss(cond, x, pkeep=0.0, generator=torch.Generator().manual_seed(3)).item(),
                F.cross_entropy(logits.reshape(-1, 16), x.reshape(-1)).item(), eps=1e-6)
     with pytest.raises(ValueError, match="pkeep must be in"): m.loss(cond, x, pkeep=-0.1)
+    with pytest.raises(ValueError, match=r"pkeep must be in \[0, 1\], got 1.5"): m.loss(cond, x, pkeep=1.5)
 
 
 def test_param_groups_split():
