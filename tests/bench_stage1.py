@@ -1,7 +1,8 @@
 """Stage-1 benchmark (hand-written, run by `make bench`): training speed and codebook health of the tiny CPU models.
 
 1. Training steps/s of `VQModel` and `SemanticVQModel` at `VQConfig.tiny()` (32 px -> 8x8 latents), batch 16, Adam, plain L1
-   (+ VQ loss; + 0.1 * (CE + VQ loss) for the coupled model). The GAN and perceptual terms come later (05_losses, 07_training).
+   (+ VQ loss; + 0.1 * (CE + VQ loss) for the coupled model), and of the full VQGAN and sVQGAN steps through
+   `svq_nb.training.train_stage1` (L1 + LPIPS-VGG + PatchGAN with its own optimizer, discriminator on from step 0).
 2. Codebook usage (fraction of codes used over the last `window` steps) and perplexity of the tiny VQModel after a short run,
    without and with dead-code restarts.
 Prints numbers; asserts nothing about time.
@@ -45,6 +46,22 @@ def speed(model, data, steps, warmup=3):
     return steps / (time.perf_counter() - t0)
 
 
+def gan_speeds(images, labels, n_classes, steps):
+    "Seconds per full VQGAN / sVQGAN training step (generator + discriminator), after one warm-up window."
+    from svq_nb.losses import VQGANLoss, SemanticVQLoss
+    from svq_nb.training import TrainConfig, train_stage1
+    cfg = VQConfig.tiny()
+    out = {}
+    for name in ("VQGAN", "sVQGAN"):
+        torch.manual_seed(0)
+        gan = VQGANLoss(disc_start=0, disc_warmup=0)
+        if name == "VQGAN": model, loss = VQModel.from_config(cfg), gan
+        else: model, loss = SemanticVQModel.from_config(cfg, n_classes), SemanticVQLoss(gan)
+        h = train_stage1(model, loss, (images, labels), TrainConfig(steps=2 * steps, batch_size=16, log_every=steps, progress=False))
+        out[name] = h[-1]["sec_per_step"]
+    return out
+
+
 def usage_run(restart_dead, data, steps, window):
     "Final (usage, perplexity, L1-ish loss) of the tiny VQModel trained `steps` steps."
     torch.manual_seed(0)
@@ -72,6 +89,10 @@ def main():
         sps = speed(model, batches(images, labels, 16), args.steps)
         n = sum(p.numel() for p in model.parameters()) / 1e6
         print(f"{name:16s} tiny (32 px -> 8x8, batch 16, {n:.2f}M params): {sps:.2f} steps/s ({1000 / sps:.0f} ms/step)")
+    g = gan_speeds(images, labels, ds.n_classes, args.steps)
+    print(f"full VQGAN step  (L1 + LPIPS + PatchGAN, train_stage1): {g['VQGAN']:.3f} s/step ({1 / g['VQGAN']:.2f} steps/s)")
+    print(f"full sVQGAN step (Eq. 3 with the VQGAN loss):            {g['sVQGAN']:.3f} s/step ({1 / g['sVQGAN']:.2f} steps/s); "
+          f"sVQGAN/VQGAN = {g['sVQGAN'] / g['VQGAN']:.2f}x (one run)")
     for restart in (False, True):
         usage, ppl, loss = usage_run(restart, batches(images, labels, 16, seed=1), args.usage_steps, args.window)
         print(f"VQModel tiny, {cfg.n_embed} codes, {args.usage_steps} steps, restarts {'on ' if restart else 'off'}: "
