@@ -65,19 +65,6 @@ def test_lpips_real_network():
     test_fail(lambda: lpips(a, b, net="squeeze"), contains="net='squeeze'")
 
 
-def test_missing_weights_pass_through():
-    g_ = get_lpips.__globals__                      # the module's namespace (notebook or svq_nb.metrics)
-    def _missing(*args, **kwargs): raise WeightsNotFound("no LPIPS weights: looked for alexnet.ckpt; run `make setup`")
-    saved_fn, saved_cache = g_["lpips_net"], dict(g_["_LPIPS_NETS"])
-    g_["lpips_net"] = _missing; g_["_LPIPS_NETS"].clear()
-    try:
-        x = torch.zeros(1, 3, 32, 32)
-        with pytest.raises(WeightsNotFound, match="looked for alexnet.ckpt; run `make setup`"): lpips(x, x)
-        assert issubclass(WeightsNotFound, FileNotFoundError)
-    finally:
-        g_["lpips_net"] = saved_fn; g_["_LPIPS_NETS"].update(saved_cache)
-
-
 def test_frechet_closed_forms():
     for method in ("sqrtm", "eigh"):
         test_close(frechet_distance([1.0], [[4.0]], [3.0], [[1.0]], method=method), (1 - 3) ** 2 + (2 - 1) ** 2, eps=1e-10)
@@ -142,6 +129,23 @@ def test_fid_real_network():
         warnings.simplefilter("ignore")
         d = [real.compute(o, method="eigh") for o in noisy]
     assert abs(d0) < 0.05 and 1 < d[0] < d[1], (d0, d)                           # FID grows with the noise
+
+
+def test_missing_weights_pass_through():
+    g_ = get_lpips.__globals__                      # the module's namespace (notebook or svq_nb.metrics)
+    def _missing(*args, **kwargs): raise WeightsNotFound("no weights: looked for alexnet.ckpt; run `make setup`")
+    saved = {k: g_[k] for k in ("lpips_net", "fid_inception")}
+    caches = {k: dict(g_[k]) for k in ("_LPIPS_NETS", "_FID_NETS")}
+    g_["lpips_net"] = g_["fid_inception"] = _missing
+    for k in caches: g_[k].clear()
+    try:
+        x = torch.zeros(2, 3, 32, 32)
+        with pytest.raises(WeightsNotFound, match="looked for alexnet.ckpt; run `make setup`"): lpips(x, x)
+        with pytest.raises(WeightsNotFound, match="run `make setup`"): FIDAccumulator(progress=False).update(x)
+        assert issubclass(WeightsNotFound, FileNotFoundError)
+    finally:
+        g_.update(saved)
+        for k, v in caches.items(): g_[k].update(v)
 
 
 def test_confusion_matrix_hand():
