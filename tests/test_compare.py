@@ -75,6 +75,8 @@ def test_grid_shape_and_file():
         p = save_compare_grid(f"{d}/sub/cmp.png", systems, img, lab, idx=0, n_samples=2, metrics=[])
         test_eq(png_array(p.read_bytes()).shape[-1], 3)
         test_fail(lambda: save_compare_grid(f"{d}/cmp.jpg", systems, img, lab), contains="should end in .png")
+    fig = draw_compare(img, lab, CompareSettings(n_samples=1), {"x": img[:1]})
+    test_eq(png_array(figure_png(fig, colors=None)).shape, png_array(figure_png(fig)).shape)   # palette PNG: same picture size
 
 
 def test_widget_updates_and_caches():
