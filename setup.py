@@ -12,29 +12,28 @@ for o in expected: assert o in cfg, "missing expected setting: {}".format(o)
 setup_cfg = {o: cfg[o] for o in cfg_keys}
 
 licenses = {
-    'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License'),
-    'mit': ('MIT License', 'OSI Approved :: MIT License'),
+    'apache2': 'Apache-2.0',
+    'mit': 'MIT',
 }
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
 py_versions = '3.10 3.11 3.12 3.13'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
+lic = licenses.get(cfg['license'].lower(), cfg['license'])  # an SPDX expression (license classifiers are deprecated)
 min_python = cfg['min_python']
 min_tuple = tuple(int(p) for p in min_python.split('.'))
 console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
     name=cfg['lib_name'],
-    license=lic[0],
+    license=lic,
     classifiers=[
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
     ] + ['Programming Language :: Python :: ' + o for o in py_versions
-         if tuple(int(p) for p in o.split('.')) >= min_tuple]
-      + (['License :: ' + lic[1]] if lic[1] else []),
+         if tuple(int(p) for p in o.split('.')) >= min_tuple],
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['svq_nb', 'svq_nb.*']),
     include_package_data=True,
