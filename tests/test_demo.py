@@ -18,7 +18,7 @@ def test_quick_demo_writes_everything():
     with tempfile.TemporaryDirectory() as d:
         r = run_demo(d, DemoConfig.quick(n_train=16, n_val=4, fid=False), log=lambda *a: None)
         names = sorted(p.name for p in Path(d).iterdir())
-        for f in ["samples.png", "summary.md", "synth_scenes_grid.png", "table1.md", "table1.csv", "table1.json", "table2.md",
+        for f in ["samples.png", "compare.png", "summary.md", "synth_scenes_grid.png", "table1.md", "table1.csv", "table1.json", "table2.md",
                   "table3.json", "table1_reference_free.md", "VQGAN-T.pt", "sVQGAN-T.pt", "sVQGAN-T_ref-free.pt"]:
             assert f in names, f"{f} missing from {names}"
         t1 = json.loads((Path(d) / "table1.json").read_text())
