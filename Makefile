@@ -49,7 +49,7 @@ bench: setup
 	@for f in tests/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 demo: setup
-	$(PY) -m svq_nb.demo --out runs/demo
+	$(PY) -m svq_nb.demo --out runs/demo $(ARGS)
 
 lab: setup
 	$(BIN)/jupyter lab nbs/
