@@ -11,9 +11,9 @@ from typing import Iterable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
-from fastprogress.fastprogress import progress_bar
 
 from .synthesis import System
+from .training import progress_iter
 from .metrics import FIDAccumulator, ConfusionMatrix, ssim, lpips, segment, min_fid_samples_warning
 
 # %% auto #0
@@ -127,7 +127,7 @@ def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(system.cfg.n_classes)
             s_ssim, s_lpips = [], []
-            for x, s in _bar(list(_batches(data, batch_size)), progress, f"{sname} on {dname}"):
+            for x, s in progress_iter(list(_batches(data, batch_size)), progress, f"{sname} on {dname}", leave=False):
                 _check_classes(system, dname, s)
                 rec = system.reconstruct(x, s)
                 xr = rec["image"].cpu()
@@ -158,12 +158,6 @@ def _fid(real: FIDAccumulator, fake: FIDAccumulator, method: str = "sqrtm") -> f
         warnings.simplefilter("ignore")
         return real.compute(fake, method=method)
 
-def _bar(items, progress: bool | None, comment: str = ""):
-    if progress is None: progress = not (os.environ.get("IN_TEST") or os.environ.get("CI"))
-    if not progress: return items
-    pb = progress_bar(items, leave=False); pb.comment = comment
-    return pb
-
 # %% ../nbs/10_evaluation.ipynb #00744325
 REFERENCES = ("ground_truth", "none")
 
@@ -187,7 +181,7 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(seg.n_classes) if seg is not None else None
             s_ssim, s_lpips = [], []
-            for b, (x, s) in enumerate(_bar(list(_batches(data, batch_size)), progress, f"{sname} on {dname}")):
+            for b, (x, s) in enumerate(progress_iter(list(_batches(data, batch_size)), progress, f"{sname} on {dname}", leave=False)):
                 _check_classes(system, dname, s)
                 ref = x if (system.cfg.coupled and reference == "ground_truth") else None
                 imgs = system.synthesize(s, reference=ref, n_samples=n_samples, temperature=temperature, top_k=top_k,

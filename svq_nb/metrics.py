@@ -13,10 +13,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import linalg
 from skimage.metrics import structural_similarity
-from fastprogress.fastprogress import progress_bar
 
 from .weights import lpips_net, fid_inception, WeightsNotFound
-from .training import pick_device
+from .training import pick_device, progress_iter
 
 # %% auto #0
 __all__ = ['IN_TEST', 'RANGE_EPS', 'SSIM_SETTINGS', 'SSIM_MIN_SIZE', 'LPIPS_MIN_SIZE', 'FID_DIMS', 'check_images', 'check_pair',
@@ -56,11 +55,6 @@ def check_pair(a, b, min_size: int = 1) -> None:
     check_images(a, "a", min_size); check_images(b, "b", min_size)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape [N,3,H,W] (paired metric), got {tuple(a.shape)} and {tuple(b.shape)}")
-
-def _bar(it, progress: bool | None):
-    "`it` wrapped in a fastprogress bar; `progress=None` shows one except under tests (IN_TEST) and CI."
-    if progress is None: progress = not (os.environ.get("IN_TEST") or os.environ.get("CI"))
-    return progress_bar(it) if progress else it  # a console bar prints even with display=False
 
 # %% ../nbs/09_metrics.ipynb #35f10e8d
 SSIM_SETTINGS = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0)
@@ -149,7 +143,7 @@ def fid_features(images: torch.Tensor, batch_size: int = 50, device: str | torch
     dev = next(model.parameters()).device
     starts = range(0, len(images), batch_size)
     feats = [model(images[i:i + batch_size].to(dev).float()).double().cpu()
-             for i in _bar(starts, progress)]
+             for i in progress_iter(starts, progress)]
     return torch.cat(feats)
 
 def min_fid_samples_warning(n: int, dims: int = FID_DIMS) -> str | None:
@@ -181,7 +175,7 @@ class FIDAccumulator:
         check_images(images)
         model = get_fid_inception(self.device)
         starts = range(0, len(images), self.batch_size)
-        for i in _bar(starts, self.progress):
+        for i in progress_iter(starts, self.progress):
             self.update_features(model(images[i:i + self.batch_size].to(self.device).float()))
         return self
 
@@ -315,7 +309,7 @@ def train_segnet(images: torch.Tensor, labels: torch.Tensor, steps: int = 600, s
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     net.train(); net.losses = []
-    for _ in _bar(range(steps), progress):
+    for _ in progress_iter(range(steps), progress):
         idx = torch.randint(len(images), (min(batch_size, len(images)),), generator=g)
         x, y = images[idx].float(), labels[idx].long()
         flip = torch.rand(len(idx), generator=g) < 0.5

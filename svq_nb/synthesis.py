@@ -111,7 +111,8 @@ class System(nn.Module):
         return [("image_vq", self.image_vq, self._image_loss()), ("seg_vq", self.seg_vq, SegLoss())]
 
 # %% ../nbs/08_synthesis.ipynb #2666bd37
-def _check_pair(system: System, image, label):
+def _check_pair(image, label):
+    "A label map [B, H, W] and, when given, an image [B, 3, H, W] of the same B, H, W."
     if label.ndim != 3: raise ValueError(f"label must be [B, H, W], got {tuple(label.shape)}")
     if image is not None and (image.ndim != 4 or image.shape[0] != label.shape[0] or image.shape[-2:] != label.shape[-2:]):
         raise ValueError(f"image {tuple(image.shape)} does not match label {tuple(label.shape)}: expected [B, 3, H, W] with the same B, H, W")
@@ -119,7 +120,7 @@ def _check_pair(system: System, image, label):
 @patch
 def cond_tokens(self: System, label: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
     "The z_s tokens [B, h*w] of `label` (coupled systems also read `reference`)."
-    _check_pair(self, reference, label)
+    _check_pair(reference, label)
     with _inference(self):
         label = label.to(self.device)
         if not self.cfg.coupled: return _flat(self.seg_vq.encode_indices(label))
@@ -132,7 +133,7 @@ def cond_tokens(self: System, label: torch.Tensor, reference: torch.Tensor | Non
 @patch
 def tokens(self: System, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "(z_s tokens, z_x tokens), each [B, h*w]: the stage-2 training pairs."
-    _check_pair(self, image, label)
+    _check_pair(image, label)
     with _inference(self):
         image, label = image.to(self.device), label.to(self.device)
         if self.cfg.coupled:
@@ -153,7 +154,7 @@ def decode_tokens(self: System, x_tokens: torch.Tensor, cond: torch.Tensor) -> t
 @patch
 def reconstruct(self: System, image: torch.Tensor, label: torch.Tensor) -> dict:
     "Stage 1 only: `image` [B,3,H,W] reconstruction, semantic `logits` [B,C,H,W] and their argmax `label`."
-    _check_pair(self, image, label)
+    _check_pair(image, label)
     with _inference(self):
         image, label = image.to(self.device), label.to(self.device)
         if self.cfg.coupled: x_rec, logits = self.vq(image, label)[:2]

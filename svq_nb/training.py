@@ -15,18 +15,26 @@ from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['IN_TEST', 'IN_CI', 'pick_device', 'seed_everything', 'TrainConfig', 'lr_at', 'batch_stream', 'save_checkpoint',
-           'load_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'train_stage1', 'train_stage2']
+__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'batch_stream',
+           'save_checkpoint', 'load_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'train_stage1',
+           'train_stage2']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
-IN_CI = bool(os.environ.get("CI"))
 
 # %% ../nbs/07_training.ipynb #fcb222f1
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     "`'auto'` is the GPU when there is one, else the CPU; anything else is passed to `torch.device`."
     if str(device) == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+def progress_iter(items, progress: bool | None = None, comment: str = "", leave: bool = True):
+    "`items` in a fastprogress bar; `progress=None` shows one except under tests (IN_TEST) and CI (console bars print even when hidden)."
+    if progress is None: progress = not (os.environ.get("IN_TEST") or os.environ.get("CI"))
+    if not progress: return items
+    pb = progress_bar(items, leave=leave)
+    if comment: pb.comment = comment
+    return pb
 
 def seed_everything(seed: int) -> torch.Generator:
     "Seed torch's global generators (model init, dropout, dead-code restarts) and return a CPU generator for data order."
@@ -213,7 +221,7 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
     stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names)
     for m in modules.values(): m.train()
     steps = range(start, cfg.steps)
-    it = progress_bar(steps, leave=False) if cfg.progress and not (IN_TEST or IN_CI) else steps
+    it = progress_iter(steps, None if cfg.progress else False, leave=False)
     window, t0 = [], time.perf_counter()
     for step in it:
         for name, o in optimizers.items():
