@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['nearest_code', 'VectorQuantizer']
+__all__ = ['nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
 
 # %% ../nbs/02_quantize.ipynb #11290d86
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
@@ -52,6 +52,7 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("_counts", torch.zeros(window, n_codes, dtype=torch.int32), persistent=False)  # ints: .half() leaves them exact
         self.register_buffer("_age", torch.zeros(n_codes, dtype=torch.long), persistent=False)
         self._step, self._gen = 0, torch.Generator().manual_seed(seed)
+        self.restarted = torch.zeros(0, dtype=torch.long)    # codebook rows restarted in the last training step
 
     def codebook(self) -> torch.Tensor:
         "The codes as they are compared [K, code_dim] (unit length when `l2_norm`)."
@@ -65,6 +66,8 @@ class VectorQuantizer(nn.Module):
         B, D, h, w = z.shape
         z_e = self.in_proj(z.permute(0, 2, 3, 1).reshape(-1, D))
         if self.l2_norm: z_e = F.normalize(z_e, dim=1)
+        # restarts write into embedding.weight: do it before the codebook is read, so no saved tensor is modified
+        n_restarted = self._restart(z_e.detach()) if self.training and self.restart_dead else 0
         codes = self.codebook()
         idx = nearest_code(z_e.detach(), codes.detach(), self.chunk_size)
         e = codes[idx].to(z_e.dtype)
@@ -74,28 +77,32 @@ class VectorQuantizer(nn.Module):
         e = e.detach() + (z_e - z_e.detach())            # straight-through: forward exactly e, backward identity
         z_q = self.out_proj(e).reshape(B, h, w, D).permute(0, 3, 1, 2).contiguous()
         info = dict(indices=idx.view(B, h, w), codebook_loss=codebook_loss.detach(), commit_loss=commit_loss.detach())
-        info.update(self._update_stats(idx, z_e.detach()))
+        info.update(self._update_stats(idx), n_restarted=n_restarted)
         return z_q, loss, info
 
     @torch.no_grad()
-    def _update_stats(self, idx: torch.Tensor, z_e: torch.Tensor) -> dict:
-        "Window counts, perplexity/usage and dead-code restarts (training mode only updates state)."
+    def _update_stats(self, idx: torch.Tensor) -> dict:
+        "Window counts and code ages (training mode only), perplexity and usage."
         counts = torch.bincount(idx, minlength=self.n_codes)
         if not self.training:
             perplexity, usage = _code_stats(counts)
-            return dict(perplexity=perplexity, usage=usage, n_restarted=0)
+            return dict(perplexity=perplexity, usage=usage)
         self._counts[self._step % self._counts.shape[0]] = counts.to(torch.int32)
         self._step += 1
         self._age += 1
         self._age[counts > 0] = 0
-        n_restarted = self._restart(z_e) if self.restart_dead else 0
         perplexity, usage = _code_stats(self._counts.sum(0))
-        return dict(perplexity=perplexity, usage=usage, n_restarted=n_restarted)
+        return dict(perplexity=perplexity, usage=usage)
+
+    def dead_codes(self) -> torch.Tensor:
+        "Indices of the codes unused for `dead_after` training steps: a pure function of the state (same on every rank)."
+        return (self._age >= self.dead_after).nonzero().squeeze(1)
 
     @torch.no_grad()
     def _restart(self, z_e: torch.Tensor) -> int:
-        "Move codes unused for `dead_after` steps onto random encoder outputs of this batch (seeded)."
-        dead = (self._age >= self.dead_after).nonzero().squeeze(1)
+        "Move dead codes onto random encoder outputs z_e [N, code_dim] of this batch (seeded); remember which rows moved."
+        dead = self.dead_codes()
+        self.restarted = dead                                # rows moved in the last training step
         if len(dead) == 0: return 0
         pick = torch.randint(z_e.shape[0], (len(dead),), generator=self._gen).to(z_e.device)
         noise = torch.randn(len(dead), z_e.shape[1], generator=self._gen).to(z_e.device)
@@ -125,3 +132,18 @@ class VectorQuantizer(nn.Module):
     def extra_repr(self) -> str:
         return (f"n_codes={self.n_codes}, dim={self.dim}, code_dim={self.code_dim}, beta={self.beta}, legacy={self.legacy}, "
                 f"l2_norm={self.l2_norm}, restart_dead={self.restart_dead}")
+
+# %% ../nbs/02_quantize.ipynb #057cf61e
+_MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer")
+
+@torch.no_grad()
+def reset_restarted_moments(optimizer: torch.optim.Optimizer, model: nn.Module) -> int:
+    "Zero the optimizer moments of codebook rows restarted in the last training step of every quantizer in `model`; returns rows reset."
+    n = 0
+    for m in model.modules():
+        if not isinstance(m, VectorQuantizer) or len(m.restarted) == 0: continue
+        state = optimizer.state.get(m.embedding.weight, {})
+        for k in _MOMENTS:
+            if k in state: state[k][m.restarted.to(state[k].device)] = 0
+        n += len(m.restarted) if state else 0
+    return n

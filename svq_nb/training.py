@@ -246,6 +246,7 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, params, clip: float | 
 # %% ../nbs/07_training.ipynb #2e0af68c
 def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | None = None, resume: bool = False) -> list[dict]:
     "Train a VQ model (any of the five) with its loss; a VQGAN loss's discriminator trains with its own Adam."
+    from svq_nb.quantize import reset_restarted_moments
     cfg = cfg or TrainConfig()
     device = pick_device(cfg.device)
     model.to(device); loss_fn.to(device)
@@ -259,6 +260,7 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
     def step_fn(batch, step):
         with _autocast(cfg, device):
             loss, logs, x_rec = stage1_losses(model, loss_fn, batch, step, forward)
+        reset_restarted_moments(opts["gen"], model)   # dead codes restarted in this forward start without Adam moments
         _step(loss, opts["gen"], gen_params, cfg.grad_clip)
         logs = {"loss": loss.item(), **logs}
         if gan is not None:

@@ -100,6 +100,75 @@ def test_restarts_revive_dead_codes():
     test_eq(vq1._counts, before)
 
 
+def test_restart_with_l2_norm_backward():
+    # 16 codes, 4 vectors per batch: after one step at least 12 codes are dead and restart (this crashed in backward before)
+    vq = VectorQuantizer(16, 4, l2_norm=True, restart_dead=True, dead_after=1, seed=0)
+    opt = torch.optim.Adam(vq.parameters(), lr=1e-2)
+    z = torch.randn(1, 4, 2, 2, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    n = []
+    for _ in range(3):
+        z_q, loss, info = vq(z)
+        opt.zero_grad(); (z_q.square().mean() + loss).backward(); opt.step()
+        n.append(info['n_restarted'])
+        test_eq(len(vq.restarted), info['n_restarted'])
+    assert n[0] == 0 and n[1] >= 12, n                       # ages start at 0: the first restart is in step 2
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
+def test_restart_every_option_and_dtype():
+    # l2_norm x restart_dead x factorised x dtype through forward + backward + optimizer step. Half precision runs on the CPU
+    # here (torch >= 2.1 has CPU kernels for every op used); nearest_code searches in float32 whatever the dtype.
+    import itertools
+    for l2, restart, code_dim, dtype in itertools.product((False, True), (False, True), (None, 3),
+                                                          (torch.float32, torch.float16, torch.bfloat16)):
+        case = dict(l2_norm=l2, restart_dead=restart, code_dim=code_dim, dtype=dtype)
+        torch.manual_seed(0)
+        vq = VectorQuantizer(16, 6, l2_norm=l2, restart_dead=restart, dead_after=1, code_dim=code_dim, seed=0).to(dtype)
+        opt = torch.optim.SGD(vq.parameters(), lr=0.1)
+        z = torch.randn(2, 6, 2, 2, generator=torch.Generator().manual_seed(0)).to(dtype).requires_grad_()
+        n = 0
+        for step in range(3):
+            z_q, loss, info = vq(z)
+            test_eq(z_q.dtype, dtype)
+            with torch.no_grad():        # the output is built from the codebook as it is now (restarted rows included)
+                test_close(z_q.float(), vq.indices_to_latent(info['indices']).float(), eps=1e-2)
+            opt.zero_grad(); (z_q.float().square().mean() + loss.float()).backward(); opt.step()
+            n += info['n_restarted']
+            assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0, case
+            assert all(torch.isfinite(p.grad).all() for p in vq.parameters()), case
+            assert vq.embedding.weight.grad.abs().sum() > 0, case         # the codes learn (through the codebook loss)
+        assert (n > 0) == restart and (len(vq.restarted) > 0) == restart, (case, n)   # restarts exactly when asked for
+
+
+def test_reset_restarted_moments_only_restarted_rows():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(32, 4, restart_dead=True, dead_after=2, seed=0)
+    model = nn.ModuleDict(dict(vq=vq, other=VectorQuantizer(8, 4)))    # a quantizer without restarts is left alone
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for p in model.parameters(): p.grad = torch.randn_like(p)          # one step with random gradients: every row has moments
+    opt.step()
+    test_eq(reset_restarted_moments(opt, model), 0)                   # nothing restarted yet
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):                                                 # 16 vectors, 32 codes: codes die and restart in step 3
+        z = torch.randn(1, 4, 4, 4, generator=g) * 2
+        z_q, loss, info = model['vq'](z); opt.zero_grad(); loss.backward()
+    rows = vq.restarted
+    assert len(rows) > 0 and info['n_restarted'] == len(rows)
+    z_e = z.permute(0, 2, 3, 1).reshape(-1, 4)                         # the restarted codes sit on this batch's vectors
+    assert torch.cdist(vq.embedding.weight[rows].detach(), z_e).min(1).values.max() < 0.1
+    state = {k: v.clone() for k, v in opt.state[vq.embedding.weight].items()}
+    other = {k: v.clone() for k, v in opt.state[model['other'].embedding.weight].items()}
+    test_eq(reset_restarted_moments(opt, model), len(rows))
+    keep = torch.ones(32, dtype=torch.bool); keep[rows] = False
+    for k in ("exp_avg", "exp_avg_sq"):
+        new = opt.state[vq.embedding.weight][k]
+        assert state[k][rows].abs().min() > 0                          # they had moments ...
+        test_eq(new[rows], torch.zeros(len(rows), 4))                  # ... which are now zero
+        test_eq(new[keep], state[k][keep])                             # other rows untouched
+        test_eq(opt.state[model['other'].embedding.weight][k], other[k])
+    opt.step()                                                         # and the optimizer still steps
+
+
 def test_factorised_and_l2():
     vq = VectorQuantizer(32, 16, code_dim=4, l2_norm=True)
     z = torch.randn(2, 16, 3, 3, requires_grad=True)
