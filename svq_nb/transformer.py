@@ -216,7 +216,7 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
 
 # %% ../nbs/06_transformer.ipynb #b76def1f
 @patch
-@torch.inference_mode()
+@torch.no_grad()   # not inference_mode: the tokens must be usable in a later forward pass with gradients
 def sample(self: CondGPT, cond: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
            top_p: float | None = None, greedy: bool = False, generator: torch.Generator | None = None,
            use_cache: bool = True) -> torch.Tensor:

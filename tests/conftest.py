@@ -21,3 +21,9 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason=f"needs --{flag}")
         for item in items:
             if flag in item.keywords: item.add_marker(skip)
+    if config.getoption("--cuda"):
+        import torch
+        if not torch.cuda.is_available():   # asked for GPU tests on a machine without one: report them skipped, not passed
+            skip = pytest.mark.skip(reason="--cuda given but torch sees no GPU")
+            for item in items:
+                if "cuda" in item.keywords: item.add_marker(skip)

@@ -175,20 +175,31 @@ def test_sampling_reproducible_and_cache_equivalent():
     with pytest.raises(ValueError, match="temperature must be > 0"): m.sample(cond, temperature=0.0)
 
 
+def test_sampled_tokens_train_later():
+    # sample() runs under no_grad, not inference_mode: its tokens are ordinary tensors that a training step can use
+    # (self-training on samples, say); inference tensors "cannot be saved for backward".
+    torch.manual_seed(0)
+    cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=7, n_tokens=9)
+    m = CondGPT(cfg)
+    cond = torch.randint(0, 12, (4, 7), generator=torch.Generator().manual_seed(4))
+    x = m.sample(cond, generator=torch.Generator().manual_seed(1))
+    m.loss(cond, x).backward()                                                 # "Inference tensors cannot be saved for backward" before
+    assert not x.is_inference()
+    assert m.tok_emb.weight.grad[x[:, :-1].unique()].abs().sum(1).min() > 0   # every sampled input token gets a gradient
+
+
 @pytest.mark.cuda
 def test_cuda_cache_equivalence():
-    if not torch.cuda.is_available():
-        print("no GPU here: this check runs on a GPU machine (nbdev_test --flags cuda, pytest --cuda)")
-    else:
-        cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=7, n_tokens=9)
-        m = CondGPT(cfg).cuda().eval()
-        cond = torch.randint(0, 12, (4, 7), device="cuda")
-        x = m.sample(cond, greedy=True)
-        test_eq(x.device.type, "cuda")
-        test_eq(x, m.sample(cond, greedy=True, use_cache=False))
-        g = torch.Generator().manual_seed(1)                                       # a CPU generator drives GPU sampling
-        test_eq(m.sample(cond, generator=torch.Generator().manual_seed(1)), m.sample(cond, generator=g, use_cache=False))
-        assert (m(cond, x) - m.cpu()(cond.cpu(), x.cpu()).cuda()).abs().max() < 1e-3
+    if not torch.cuda.is_available(): pytest.skip("needs a GPU (run on a GPU machine with nbdev_test --flags cuda or pytest --cuda)")
+    cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=7, n_tokens=9)
+    m = CondGPT(cfg).cuda().eval()
+    cond = torch.randint(0, 12, (4, 7), device="cuda")
+    x = m.sample(cond, greedy=True)
+    test_eq(x.device.type, "cuda")
+    test_eq(x, m.sample(cond, greedy=True, use_cache=False))
+    g = torch.Generator().manual_seed(1)                                       # a CPU generator drives GPU sampling
+    test_eq(m.sample(cond, generator=torch.Generator().manual_seed(1)), m.sample(cond, generator=g, use_cache=False))
+    assert (m(cond, x) - m.cpu()(cond.cpu(), x.cpu()).cuda()).abs().max() < 1e-3
 
 
 def test_toy_task_learns_condition():
