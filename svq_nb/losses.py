@@ -123,9 +123,9 @@ def _lpips(net: str) -> nn.Module:
 
 class VQGANLoss(nn.Module):
     "VQGAN objective: L1 + LPIPS + adaptive-weighted PatchGAN hinge loss + codebook loss; holds the discriminator."
-    def __init__(self, disc_start: int = 0, disc_weight: float = 0.8, perceptual_weight: float = 1.0,
+    def __init__(self, disc_start: int, disc_weight: float = 0.8, perceptual_weight: float = 1.0,
                  pixel: str = "l1", codebook_weight: float = 1.0, disc_in_channels: int = 3, disc_num_layers: int = 3,
-                 disc_ndf: int = 64, lpips_net: str = "vgg", disc_factor: float = 1.0, disc_warmup: int = 100,
+                 disc_ndf: int = 64, lpips_net: str = "vgg", disc_factor: float = 1.0, disc_warmup: int = 0,
                  disc_seed: int = 0):
         super().__init__()
         pixel_loss(torch.zeros(1), torch.zeros(1), pixel)
@@ -142,7 +142,7 @@ class VQGANLoss(nn.Module):
         return self
 
     def disc_factor(self, step: int) -> float:
-        "Weight of the GAN terms at `step`: 0 before disc_start, then a linear ramp over disc_warmup steps."
+        "Weight of the GAN terms at `step`: 0 before disc_start, then disc_factor (a linear ramp over disc_warmup steps if > 0)."
         if step < self.disc_start: return 0.0
         ramp = min(1.0, (step - self.disc_start + 1) / self.disc_warmup) if self.disc_warmup > 0 else 1.0
         return self.base_disc_factor * ramp

