@@ -4,10 +4,26 @@ import svq_nb.compare as _module
 
 globals().update({k: v for k, v in vars(_module).items() if not k.startswith('__')})
 from fastcore.test import *
-import tempfile, warnings, pytest
+import base64, io, re, tempfile, warnings, pytest
 import torch, numpy as np
-from svq_nb.data import SynthScenes
+import torch.nn as nn
+from PIL import Image
+from svq_nb.data import SynthScenes, colorize, palette
 from svq_nb.synthesis import tiny_system, save_system
+
+class PaletteSegNet(nn.Module):
+    "A perfect 'segmenter' for images painted with the class palette: each pixel's class is its nearest palette colour."
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.n_classes, self.dummy = n_classes, nn.Parameter(torch.zeros(1))
+        self.register_buffer("pal", torch.tensor(palette()[:n_classes], dtype=torch.float32) / 127.5 - 1)
+    def forward(self, x):
+        d = ((x[:, None] - self.pal[None, :, :, None, None]) ** 2).sum(2)   # [B, C, H, W] squared colour distance
+        return -d
+
+def painted(label: torch.Tensor) -> torch.Tensor:
+    "Label maps [N,H,W] painted with the palette: images [N,3,H,W] in [-1, 1]."
+    return torch.tensor(colorize(label), dtype=torch.float32).movedim(-1, -3) / 127.5 - 1
 
 # helpers imported above (fastcore's test_eq, ...) are not tests themselves
 for _name, _obj in list(globals().items()):
@@ -24,6 +40,13 @@ def test_settings_checks():
     test_fail(lambda: CompareSettings(top_p=0.0), contains="top_p must be in (0, 1]")
     test_fail(lambda: CompareSettings(n_samples=0), contains="n_samples must be >= 1")
     test_eq(CompareSettings(seed=1) == CompareSettings(seed=1), True)   # hashable and comparable: a cache key
+    for n in (2, 3, 7, 50):
+        p = derangement(n)
+        test_eq(sorted(p), list(range(n)))                               # a permutation ...
+        assert all(p[i] != i for i in range(n))                          # ... that moves every example
+        test_eq(derangement(n), p)                                       # fixed: the same every time
+    assert any(derangement(50, seed=s) != derangement(50) for s in (1, 2))   # and it depends on its seed
+    test_fail(lambda: derangement(1), contains="at least 2 examples")
 
 
 def test_inputs_and_reference():
@@ -36,29 +59,96 @@ def test_inputs_and_reference():
     test_fail(lambda: check_compare_inputs({"a": s}, img, lab + 100), contains="outside system 'a'")
     test_fail(lambda: check_compare_inputs({"a": "x"}, img, lab), contains="expected an svq_nb System")
     test_eq(reference_image(img, 1, "ground truth"), img[1:2])
-    test_eq(reference_image(img, 2, "other image"), img[0:1])      # default: the next example, wrapping around
-    test_eq(reference_image(img, 0, "other image", other=2), img[2:3])
+    for i in range(3):
+        j = derangement(3)[i]
+        assert j != i; test_eq(reference_index(3, i, "other example"), j); test_eq(reference_image(img, i, "other example"), img[j:j + 1])
     assert reference_image(img, 0, "none") is None
     test_fail(lambda: reference_image(img, 3, "none"), contains="out of range for 3 examples")
+    test_fail(lambda: reference_image(img[:1], 0, "other example"), contains="at least 2 examples")
 
 
 def test_samples_and_scores():
     img, lab = SynthScenes(3, size=32, seed=2).tensors()
     n = len(SynthScenes.classes)
-    systems = {"VQGAN-T": tiny_system("VQGAN-T", n, size=32), "sVQGAN-T": tiny_system("sVQGAN-T", n, size=32)}
+    systems = {"VQGAN-T": tiny_system("VQGAN-T", n, size=32), "sVQGAN-T": tiny_system("sVQGAN-T", n, size=32),
+               "free": tiny_system("sVQGAN-T", n, image_dropout=0.5, size=32)}
     out = compare_samples(systems, img, lab, CompareSettings(index=1, n_samples=3, seed=5))
     test_eq(out["VQGAN-T"].shape, (3, 3, 32, 32)); test_eq(out["sVQGAN-T"].shape, (3, 3, 32, 32))
     test_eq(out["sVQGAN-T"], systems["sVQGAN-T"].synthesize(lab[1:2], reference=img[1:2], n_samples=3, seed=5)[0])
+    other = compare_samples(systems, img, lab, CompareSettings(index=1, n_samples=3, seed=5, reference="other example"))
+    j = derangement(3)[1]
+    test_eq(other["sVQGAN-T"], systems["sVQGAN-T"].synthesize(lab[1:2], reference=img[j:j + 1], n_samples=3, seed=5)[0])
     none = compare_samples(systems, img, lab, CompareSettings(index=1, n_samples=3, seed=5, reference="none"))
-    test_eq(none["VQGAN-T"], out["VQGAN-T"])                       # the baseline never reads the reference
-    assert isinstance(none["sVQGAN-T"], str) and "needs a reference image" in none["sVQGAN-T"]
-    sc = sample_scores(out["VQGAN-T"], img[1])
-    test_eq(sorted(sc), ["lpips", "ssim"]); assert -1 <= sc["ssim"] <= 1 and sc["lpips"] >= 0
-    test_close(sample_scores(img[1:2].expand(2, -1, -1, -1), img[1])["ssim"], 1.0)   # identical images: SSIM 1, LPIPS 0
-    test_close(sample_scores(img[1:2].expand(2, -1, -1, -1), img[1])["lpips"], 0.0, eps=1e-6)
-    assert np.isnan(sample_scores(out["VQGAN-T"][:1], img[1], ["lpips"])["lpips"])    # one sample: no diversity
-    test_eq(format_scores({"ssim": 0.5, "lpips": float("nan")}), "SSIM to GT 0.500 · LPIPS diversity n/a")
-    test_fail(lambda: sample_scores(out["VQGAN-T"], img[1], ["fid"]), contains="unknown metrics ['fid']")
+    test_eq(none["VQGAN-T"], out["VQGAN-T"]); test_eq(other["VQGAN-T"], out["VQGAN-T"])   # the baseline never reads a reference
+    assert isinstance(none["sVQGAN-T"], str) and "cannot sample without one" in none["sVQGAN-T"]
+    test_eq(none["free"], systems["free"].synthesize(lab[1:2], n_samples=3, seed=5)[0])   # reference-free: from the map alone
+
+
+def test_scores_respond_to_corruption():
+    img, lab = SynthScenes(2, size=32, seed=2).tensors()
+    x = img[0]
+    same = sample_scores(x[None].expand(2, -1, -1, -1), x, metrics=["ssim", "lpips"])
+    test_close(same["ssim"], [1.0, 1.0]); test_close(same["lpips"], [0.0, 0.0], eps=1e-6)
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(x.shape, generator=g)
+    noisy = torch.stack([(x + s * noise).clamp(-1, 1) for s in (0.05, 0.15, 0.3, 0.6)])
+    sc = sample_scores(noisy, x, metrics=["ssim", "lpips"])
+    assert (np.diff(sc["ssim"]) < 0).all(), sc["ssim"]        # more noise: lower SSIM at every step
+    assert (np.diff(sc["lpips"]) > 0).all(), sc["lpips"]      # ... and higher LPIPS
+    assert sc["ssim"][0] < 1 and sc["lpips"][0] > 0
+    n = len(SynthScenes.classes)
+    seg, pic = PaletteSegNet(n), painted(lab)[0]
+    test_eq(sample_scores(pic[None], x, lab[0], seg, ["sc"])["sc"], [1.0])
+    present = [c for c in lab[0].unique().tolist() if c != 0]
+    big = max(present, key=lambda c: int((lab[0] == c).sum()))
+    c = next(c for c in present if c != big and int((lab[0] == c).sum()) >= 8)   # a class to erase
+    erased = lab[0].clone(); erased[erased == c] = big         # paint class c over with the colour of another class
+    smp = torch.stack([pic, painted(erased[None])[0]])
+    test_eq(lost_masks(seg, smp, lab[0]), torch.stack([torch.zeros_like(lab[0], dtype=torch.bool), lab[0] == c]))
+    s2 = sample_scores(smp, x, lab[0], seg, ["sc"])["sc"]
+    assert s2[1] < s2[0] == 1.0
+    half = lab[0].clone(); where = (half == c).nonzero()[: int((half == c).sum()) // 2 - 1]
+    half[where[:, 0], where[:, 1]] = big                       # a little over half of class c's pixels kept: not lost
+    assert not lost_mask(half, lab[0]).any()
+    test_eq(format_scores({"ssim": np.array([0.5]), "lpips": np.array([np.nan])}, 0), ("SSIM 0.500", "LPIPS n/a"))
+    test_fail(lambda: sample_scores(noisy, x, metrics=["fid"]), contains="unknown metrics ['fid']")
+    test_fail(lambda: sample_scores(noisy, x, metrics=["sc"]), contains="needs a segnet")
+    test_eq(sorted(sample_scores(noisy, x)), ["lpips", "ssim"])   # default: every metric it can compute
+
+
+def test_compose_view_and_html():
+    img, lab = SynthScenes(3, size=32, seed=3).tensors()
+    st = CompareSettings(index=1, n_samples=2, reference="other example")
+    smp = {"A": img[:2], "B": "B cannot sample <here>"}
+    sc = {"A": {"ssim": np.array([0.5, 0.25]), "sc": np.array([1.0, np.nan])}}
+    mask = torch.zeros(2, 32, 32, dtype=torch.bool); mask[1, :4] = True
+    v = compare_view(img, lab, st, smp, sc, {"A": mask}, highlight=False, classes=SynthScenes.classes)
+    test_eq([t.kind for t in v.top], ["map", "truth", "reference"])
+    test_eq(v.top[0].rgb, colorize(lab[1])); test_eq(v.top[2].title, f"reference: example #{derangement(3)[1]}")
+    test_eq(v.rows["A"][0].rgb, to_uint8(img[0]))                       # highlight off: the sample as it is
+    test_eq(v.rows["A"][0].lines, ("SSIM 0.500", "SC 1.000", "lost: none"))
+    test_eq(v.rows["A"][1].lines[:2], ("SSIM 0.250", "SC n/a"))
+    test_eq(v.rows["A"][1].lines[2], "lost: " + ", ".join(SynthScenes.classes[c] for c in lab[1][:4].unique().tolist()))
+    test_eq(v.rows["B"], "B cannot sample <here>")
+    test_eq([nm for nm, _ in v.legend], [SynthScenes.classes[c] for c in lab[1].unique().tolist()])
+    vh = compare_view(img, lab, st, smp, sc, {"A": mask}, highlight=True)
+    test_eq(vh.rows["A"][1].rgb[:4], np.broadcast_to(np.array(HIGHLIGHT, np.uint8), (4, 32, 3)))   # lost pixels painted
+    test_eq(vh.rows["A"][1].rgb[4:], ((to_uint8(img[1])[4:].astype(int) + 255) // 2).astype(np.uint8))   # the rest faded
+    test_eq(vh.rows["A"][0].rgb, ((to_uint8(img[0]).astype(int) + 255) // 2).astype(np.uint8))
+    test_eq(compare_view(img, lab, CompareSettings(index=1, reference="none"), smp).top[2].rgb, None)
+    test_eq(upscale(np.arange(12, dtype=np.uint8).reshape(2, 2, 3), 2)[:, :, 0], np.array([[0, 0, 3, 3], [0, 0, 3, 3], [6, 6, 9, 9], [6, 6, 9, 9]]))
+    test_fail(lambda: upscale(v.top[0].rgb, 0), contains="whole number >= 1")
+    test_eq([display_scale(s) for s in (32, 64, 256, 100)], [4, 2, 1, 1])
+    h = compare_html(v, scale=3)
+    srcs = re.findall(r"<img class='svq-sample' src='data:image/png;base64,([^']+)' width='(\d+)' height='(\d+)'", h)
+    test_eq(len(srcs), 2)
+    for (b64, w, hh), t in zip(srcs, v.rows["A"]):
+        test_eq((int(w), int(hh)), (96, 96))                               # shown at exactly the size it was rendered at
+        test_eq(png_array(base64.b64decode(b64)), upscale(t.rgb, 3))       # the picture is the tile, pixel for pixel
+    assert "B cannot sample &lt;here&gt;" in h and "<here>" not in h       # messages are escaped
+    assert "SSIM 0.500" in h and "lost: none" in h and v.title in h
+    fig = draw_compare(v)
+    test_eq(png_array(figure_png(fig, colors=None)).shape, png_array(figure_png(fig)).shape)   # palette PNG: same picture size
 
 
 def test_grid_shape_and_file():
@@ -67,16 +157,17 @@ def test_grid_shape_and_file():
     systems = {"VQGAN-T": tiny_system("VQGAN-T", n, size=32), "sVQGAN-T": tiny_system("sVQGAN-T", n, size=32)}
     g = compare_grid(systems, img, lab, idx=1, n_samples=2, seed=0, classes=SynthScenes.classes, metrics=["ssim"])
     test_eq(g.dtype, np.uint8); test_eq(g.ndim, 3); test_eq(g.shape[-1], 3)
-    assert g.shape[0] > 100 and g.shape[1] > 100 and g.std() > 0
     test_eq(g, compare_grid(systems, img, lab, idx=1, n_samples=2, seed=0, classes=SynthScenes.classes, metrics=["ssim"]))
+    assert not np.array_equal(g, compare_grid(systems, img, lab, idx=1, n_samples=2, seed=1, classes=SynthScenes.classes, metrics=["ssim"]))
     g_none = compare_grid(systems, img, lab, idx=1, n_samples=2, reference="none", metrics=[])   # error row, no crash
     test_eq(g_none.dtype, np.uint8)
+    hl = compare_grid(systems, img, lab, idx=1, n_samples=2, metrics=[], segnet=PaletteSegNet(n), highlight=True)
+    magenta = (hl == np.array(HIGHLIGHT)).all(-1).sum()
+    assert magenta > 100, magenta                                         # random samples lose classes: painted pixels show
     with tempfile.TemporaryDirectory() as d:
         p = save_compare_grid(f"{d}/sub/cmp.png", systems, img, lab, idx=0, n_samples=2, metrics=[])
         test_eq(png_array(p.read_bytes()).shape[-1], 3)
         test_fail(lambda: save_compare_grid(f"{d}/cmp.jpg", systems, img, lab), contains="should end in .png")
-    fig = draw_compare(img, lab, CompareSettings(n_samples=1), {"x": img[:1]})
-    test_eq(png_array(figure_png(fig, colors=None)).shape, png_array(figure_png(fig)).shape)   # palette PNG: same picture size
 
 
 def test_widget_updates_and_caches():
@@ -86,49 +177,68 @@ def test_widget_updates_and_caches():
     w = CompareWidget(systems, img, lab, classes=SynthScenes.classes, n_samples=2, metrics=["ssim"], auto=False)
     test_eq(w.state["index"], 0); test_eq(w.n_sampled, 2)
     test_eq(w.last_samples["VQGAN-T"].shape, (2, 3, 32, 32))
-    assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n" and w.message.value == ""
+    test_eq(w.view_html.value, compare_html(w.view, 4)); test_eq(w.message.value, "")
+    test_eq(len(re.findall("class='svq-sample'", w.view_html.value)), 4)
     first = {k: v.clone() for k, v in w.last_samples.items()}
     test_eq(w.update(), False); test_eq(w.n_sampled, 2)                # unchanged settings: nothing resampled or redrawn
-    w.index.value = 2; test_eq(w.state["index"], 0)                     # auto=False: waits for update() / the button
-    test_eq(w.update(), True); test_eq(w.state["index"], 2); test_eq(w.n_sampled, 4)
+    w.index.value = 2; test_eq(w.state["index"], 0)                     # auto=False: waits for update() / the Sample button
+    w.apply.click(); test_eq(w.state["index"], 2); test_eq(w.n_sampled, 4)
     assert not torch.equal(w.last_samples["VQGAN-T"], first["VQGAN-T"])
-    w.n_samples.value = 3; w.button.click()                              # the Sample button
+    test_eq(w.view.top[0].rgb, colorize(lab[2]))                         # the map shown is the chosen example's
+    w.n_samples.value = 3; w.update()
     test_eq(w.last_samples["sVQGAN-T"].shape, (3, 3, 32, 32)); test_eq(w.n_sampled, 6)
     w.n_samples.value = 2; w.index.value = 0; w.update()                # back to the first settings: from the cache
     test_eq(w.n_sampled, 6)
     for k in first: test_eq(w.last_samples[k], first[k])
-    w.reference.value = "other image"; w.update()                       # only the coupled system reads the reference
+    w.reference.value = "other example"; w.update()                     # only the coupled system reads the reference
     test_eq(w.n_sampled, 7); test_eq(w.last_samples["VQGAN-T"], first["VQGAN-T"])
-    test_eq(w.state["reference"], "other image"); test_eq(w.other.disabled, False)
+    test_eq(w.last_samples["sVQGAN-T"], systems["sVQGAN-T"].synthesize(lab[:1], reference=img[derangement(4)[0]][None], n_samples=2, seed=0)[0])
+    test_eq(w.state["reference"], "other example")
 
 
-def test_widget_seeds():
+def test_widget_seeds_and_busy():
     img, lab = SynthScenes(3, size=32, seed=5).tensors()
     n = len(SynthScenes.classes)
     make = lambda: CompareWidget({"VQGAN-T": tiny_system("VQGAN-T", n, size=32)}, img, lab, n_samples=2, seed=3, metrics=[])
     a, b = make(), make()
     test_eq(a.last_samples["VQGAN-T"], b.last_samples["VQGAN-T"])      # same seed, separate widgets: identical samples
+    seen = []
+    a.busy.observe(lambda ch: seen.append(ch["new"]), names="value")
     a.seed.value = 4                                                     # auto=True: the change redraws at once
     test_eq(a.state["seed"], 4)
     assert not torch.equal(a.last_samples["VQGAN-T"], b.last_samples["VQGAN-T"])
-    a.next_seed.click(); test_eq(a.state["seed"], 5)
+    assert len(seen) == 2 and "sampling VQGAN-T (1 of 1)" in seen[0] and seen[1] == ""   # busy while sampling, cleared after
+    test_eq(a.seed.disabled, False)                                      # controls back on
+    a.resample.click(); test_eq(a.state["seed"], 5)                     # Resample: the next seed
     a.seed.value = 3; test_eq(a.last_samples["VQGAN-T"], b.last_samples["VQGAN-T"])
+    test_eq(len(seen), 4)                                                # seed 3 came from the cache: no busy line
 
 
-def test_widget_missing_reference():
-    img, lab = SynthScenes(3, size=32, seed=6).tensors()
+def test_widget_reference_protocols_and_highlight():
+    _, lab = SynthScenes(3, size=32, seed=6).tensors()
+    img = painted(lab)                                                   # images the palette segmenter reads perfectly
     n = len(SynthScenes.classes)
     systems = {"VQGAN-T": tiny_system("VQGAN-T", n, size=32), "sVQGAN-T": tiny_system("sVQGAN-T", n, size=32),
                "sVQGAN-T free": tiny_system("sVQGAN-T", n, image_dropout=0.5, size=32)}
-    w = CompareWidget(systems, img, lab, n_samples=2, metrics=[], auto=False)
-    w.reference.value = "none"; w.update()                               # no crash: the message says why
+    w = CompareWidget(systems, img, lab, n_samples=2, metrics=["sc"], auto=False, segnet=PaletteSegNet(n), classes=SynthScenes.classes)
+    w.reference.value = "none"; w.update()                               # no crash: the row says why
     assert isinstance(w.last_samples["sVQGAN-T"], str)
-    assert "sVQGAN-T" in w.message.value and "needs a reference image" in w.message.value
+    assert "svq-error" in w.view_html.value and "cannot sample without one" in w.view_html.value
     test_eq(w.last_samples["sVQGAN-T free"].shape, (2, 3, 32, 32))       # trained reference-free: samples from the map alone
     test_eq(w.last_samples["VQGAN-T"].shape, (2, 3, 32, 32))
-    w.reference.value = "ground truth"; w.update(); test_eq(w.message.value, "")
+    test_eq(w.view.top[2].rgb, None)
+    w.reference.value = "ground truth"; w.update(); assert "svq-error" not in w.view_html.value
+    test_eq(list(w.last_scores["VQGAN-T"]), ["sc"])                      # with a segnet: SC under every sample
+    test_eq(w.view.top[1].lines, ("SC 1.000", "lost: none"))            # the ground truth's own scores: the segmenter's ceiling
+    k = w.n_sampled
+    w.highlight.value = True                                             # a redraw without resampling
+    test_eq(w.n_sampled, k); test_eq(w.state["highlight"], True)
+    m = w._cache[w._key("VQGAN-T", w.settings())][2]
+    assert m.any()                                                       # random samples lose classes ...
+    test_eq((w.view.rows["VQGAN-T"][0].rgb == np.array(HIGHLIGHT)).all(-1), m[0].numpy())   # ... and exactly those pixels are painted
     w.top_p.value = 0.05; w.top_k.value = 3; w.temperature.value = 0.5; w.update()
     test_eq((w.state["top_p"], w.state["top_k"], w.state["temperature"]), (0.05, 3, 0.5))
+    test_eq(CompareWidget(systems, img, lab, metrics=[]).highlight.disabled, True)   # no segnet: nothing to highlight
     test_fail(lambda: CompareWidget({}, img, lab), contains="non-empty dict")
 
 
