@@ -15,14 +15,35 @@ for _name, _obj in list(globals().items()):
 
 
 def test_quick_demo_writes_everything():
+    from svq_nb.synthesis import load_system
+    from svq_nb.metrics import ssim
+    cfg = DemoConfig.quick(n_train=16, n_val=4, fid=False)
+    val = SynthScenes(cfg.n_val, size=cfg.size, split="val", seed=cfg.seed).tensors()
     with tempfile.TemporaryDirectory() as d:
-        r = run_demo(d, DemoConfig.quick(n_train=16, n_val=4, fid=False), log=lambda *a: None)
-        names = sorted(p.name for p in Path(d).iterdir())
+        r = run_demo(d, cfg, log=lambda *a: None)
+        d = Path(d)
+        names = sorted(p.name for p in d.iterdir())
         for f in ["samples.png", "compare.png", "summary.md", "synth_scenes_grid.png", "table1.md", "table1.csv", "table1.json", "table2.md",
                   "table3.json", "table1_reference_free.md", "VQGAN-T.pt", "sVQGAN-T.pt", "sVQGAN-T_ref-free.pt"]:
             assert f in names, f"{f} missing from {names}"
-        t1 = json.loads((Path(d) / "table1.json").read_text())
-        test_eq(sorted({x["system"] for x in t1["results"]}), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
-        test_eq(sorted({x["metric"] for x in t1["results"]}), ["LPIPS", "SC mIoU", "SSIM"])
+        # the tables on disk are the tables returned
+        for stem in ("table1", "table1_reference_free", "table2", "table3"):
+            test_eq((d / f"{stem}.md").read_text(), r[stem].to_markdown())
+            test_eq({(x["system"], x["dataset"], x["metric"]): x["value"] for x in json.loads((d / f"{stem}.json").read_text())["results"]},
+                    r[stem].values)
+        test_eq(sorted({s for s, _, _ in r["table1"].values}), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
+        test_eq(sorted({m for _, _, m in r["table1"].values}), ["LPIPS", "SC mIoU", "SSIM"])
         test_eq(list(r["table1_reference_free"].systems), ["VQGAN-T", "sVQGAN-T (ref-free)"])
-        assert "Reference dependency" in (Path(d) / "summary.md").read_text()
+        # each checkpoint holds the system that was evaluated: its reconstructions give Table 2's SSIM again
+        for name, stem in (("VQGAN-T", "VQGAN-T"), ("sVQGAN-T", "sVQGAN-T"), ("sVQGAN-T (ref-free)", "sVQGAN-T_ref-free")):
+            s = load_system(d / f"{stem}.pt")
+            test_close(ssim(val[0], s.reconstruct(*val)["image"]).mean().item(), r["table2"].values[(name, "SynthScenes", "SSIM")], eps=1e-5)
+            if s.cfg.coupled: test_close(reference_dependency(s, *val), r["reference_dependency"][name], eps=1e-9)
+        # samples.png: 4 rows; columns semantic map, ground truth, then 3 samples of each of 3 systems, 2 px gaps
+        sheet = np.asarray(Image.open(d / "samples.png").convert("RGB"))
+        test_eq(sheet.shape, (2 + 4 * 34, 2 + 11 * 34, 3))
+        test_eq(sheet[2:34, 2:34], colorize(val[1][:1])[0])
+        test_eq(sheet[2:34, 36:68], to_uint8(val[0][:1])[0])
+        summary = (d / "summary.md").read_text()
+        for name, v in r["reference_dependency"].items(): assert f"{name} {v:.1%}" in summary, (name, v)
+        assert r["table1"].to_markdown() in summary

@@ -34,7 +34,14 @@ def test_tables_deterministic_and_complete():
     systems = [tiny_system(name, n, size=32) for name in ("VQGAN-T", "sVQGAN-T")]
     t2, t3 = reconstruction_table(systems, {"synth": data}, batch_size=3, compute_fid=False)
     test_eq(t2.metrics, ["SSIM", "LPIPS"]); test_eq(len(t2.values), 4); test_eq(len(t3.values), 2)
-    assert all(0 <= v <= 1 for v in t3.values.values())
+    def miou_by_hand(pred, gt):                       # classes present in gt, unlabeled (0) pixels dropped everywhere
+        keep = gt != 0
+        p, g = pred[keep], gt[keep]
+        return sum(((p == c) & (g == c)).sum().item() / ((p == c) | (g == c)).sum().item() for c in g.unique()) / len(g.unique())
+    for system in systems:                              # each cell equals the metric over all 4 images (batches of 3 and 1)
+        rec = system.reconstruct(*data)
+        test_close(t3.values[(system.name, "synth", "mIoU")], miou_by_hand(rec["label"], data[1]), eps=1e-6)
+        test_close(t2.values[(system.name, "synth", "SSIM")], ssim(data[0], rec["image"]).mean().item(), eps=1e-5)
     a = synthesis_table(systems, {"synth": data}, n_samples=2, seed=1, batch_size=3, compute_fid=False)
     b = synthesis_table(systems, {"synth": data}, n_samples=2, seed=1, batch_size=3, compute_fid=False)
     test_eq(a.values, b.values)
@@ -60,7 +67,17 @@ def test_fid_and_semantic_consistency_columns():
     seg = train_segnet(*SynthScenes(8, size=32, seed=0).tensors(), steps=2, n_classes=n, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = synthesis_table([tiny_system("VQVAE-T", n, size=32)], {"synth": data}, segnets={"synth": seg}, batch_size=3, fid_method="eigh")
+        system = tiny_system("VQVAE-T", n, size=32)
+        t = synthesis_table([system], {"synth": data}, segnets={"synth": seg}, batch_size=3, fid_method="eigh")
     test_eq(t.metrics, ["FID", "SSIM", "LPIPS", "SC mIoU"])
-    assert t.values[("VQVAE-T", "synth", "FID")] > 0
+    # the same numbers from the samples themselves (one batch: seed 0 * 100_003 + 0), computed without the table
+    samples = system.synthesize(data[1], n_samples=1, seed=0)[:, 0]
+    real, fake = FIDAccumulator(device="cpu").update(data[0]), FIDAccumulator(device="cpu").update(samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                   # 3 samples: the small-sample warning
+        fid, fid_real = fake.compute(real, method="eigh"), real.compute(FIDAccumulator(device="cpu").update(data[0]), method="eigh")
+    test_close(t.values[("VQVAE-T", "synth", "FID")], fid, eps=1e-3 * fid)
+    assert fid_real < 1e-3 * fid                          # real vs real: about 0
+    test_close(t.values[("VQVAE-T", "synth", "SC mIoU")], ConfusionMatrix(n).update(segment(seg, samples), data[1]).miou(), eps=1e-9)
+    test_close(t.values[("VQVAE-T", "synth", "SSIM")], ssim(data[0], samples).mean().item(), eps=1e-5)
     assert "the segmenter's mIoU on the real synth images is" in t.caption and "biased upwards" in t.caption

@@ -163,6 +163,8 @@ def test_sampling_reproducible_and_cache_equivalent():
     test_eq(a, m.sample(cond, generator=gen(1), use_cache=False))              # cache changes speed, not samples
     test_eq(m.sample(cond, top_k=1, generator=gen(5)), m.sample(cond, greedy=True))   # top_k=1 == greedy
     test_eq(m.sample(cond, greedy=True), m.sample(cond, greedy=True, use_cache=False))
+    greedy = m.eval().sample(cond, greedy=True)
+    with torch.no_grad(): test_eq(m(cond, greedy).argmax(-1), greedy)       # greedy = the full forward pass's argmax everywhere
     b = m.sample(cond, temperature=0.7, top_k=5, top_p=0.9, generator=gen(6))
     test_eq(b, m.sample(cond, temperature=0.7, top_k=5, top_p=0.9, generator=gen(6), use_cache=False))
     m.train(); m.sample(cond, greedy=True); assert m.training                   # training mode is restored
