@@ -268,7 +268,8 @@ def _tile_html(t: Tile, scale: int, css_class: str, alt: str, box: int) -> str:
         uri = "data:image/png;base64," + base64.b64encode(png_bytes(upscale(t.rgb, scale))).decode()
         body = (f"<img class='{css_class}' src='{uri}' width='{w * scale}' height='{h * scale}' alt='{html.escape(alt)}' "
                 f"style='display: block; image-rendering: pixelated'>")
-    return (f"<figure class='svq-tile' style='{_CSS['fig']}'><div style='font-size: 12px'>{html.escape(t.title)}</div>"
+    width = box if t.rgb is None else t.rgb.shape[1] * scale
+    return (f"<figure class='svq-tile' style='{_CSS['fig']}; width: {width}px'><div style='font-size: 12px'>{html.escape(t.title)}</div>"
             f"{body}<figcaption style='{_CSS['cap']}'>{cap}</figcaption></figure>")
 
 def compare_html(view: CompareView, scale: int = 4) -> str:
