@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 FILTER := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup export check-sync test test-fast bench demo lab clean
+.PHONY: setup export check-sync test test-fast bench demo lab docs clean
 
 # Idempotent: only reinstalls when settings.ini or setup.py changed.
 $(VENV)/.installed: settings.ini setup.py
@@ -54,5 +54,9 @@ demo: setup
 lab: setup
 	$(BIN)/jupyter lab nbs/
 
+# every notebook with its stored outputs as a static HTML site in _docs/ (nbconvert; open _docs/index.html)
+docs: setup
+	$(PY) tools/build_docs.py --out _docs
+
 clean:
-	rm -rf .sync runs/demo _proc _docs
+	rm -rf .sync runs/demo _proc _docs _artifacts

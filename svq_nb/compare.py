@@ -268,7 +268,8 @@ def _tile_html(t: Tile, scale: int, css_class: str, alt: str, box: int) -> str:
         uri = "data:image/png;base64," + base64.b64encode(png_bytes(upscale(t.rgb, scale))).decode()
         body = (f"<img class='{css_class}' src='{uri}' width='{w * scale}' height='{h * scale}' alt='{html.escape(alt)}' "
                 f"style='display: block; image-rendering: pixelated'>")
-    return (f"<figure class='svq-tile' style='{_CSS['fig']}'><div style='font-size: 12px'>{html.escape(t.title)}</div>"
+    width = box if t.rgb is None else t.rgb.shape[1] * scale
+    return (f"<figure class='svq-tile' style='{_CSS['fig']}; width: {width}px'><div style='font-size: 12px'>{html.escape(t.title)}</div>"
             f"{body}<figcaption style='{_CSS['cap']}'>{cap}</figcaption></figure>")
 
 def compare_html(view: CompareView, scale: int = 4) -> str:
@@ -366,7 +367,7 @@ class CompareWidget:
         self.index = W.IntSlider(0, min=0, max=n - 1, description="example", **narrow)
         self.reference = W.ToggleButtons(options=REFERENCES, value="ground truth", description="reference",
                                          tooltips=["the map's own image (the paper's protocol)", "another example's image (a fixed derangement)",
-                                                   "no image: only reference-free systems can sample"], style={"description_width": "95px"})
+                                                   "no image: only reference-free systems can sample"], style={"description_width": "95px", "button_width": "115px"})
         self.temperature = W.FloatSlider(1.0, min=0.1, max=2.0, step=0.05, description="temperature", **narrow)
         self.top_k = W.IntSlider(0, min=0, max=max(s.cfg.vq.n_embed for s in systems.values()), description="top-k (0 off)", **narrow)
         self.top_p = W.FloatSlider(1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **narrow)
@@ -374,7 +375,7 @@ class CompareWidget:
         self.seed = W.IntText(seed, description="seed", style={"description_width": "95px"}, layout=W.Layout(width="200px"))
         self.resample = W.Button(description="Resample", icon="refresh", button_style="primary", tooltip="new samples: the next seed")
         self.apply = W.Button(description="Sample", tooltip="sample with these settings", layout=W.Layout(display="none" if auto else None))
-        self.highlight = W.ToggleButton(False, description="highlight lost classes", icon="eye", disabled=segnet is None,
+        self.highlight = W.ToggleButton(False, description="highlight lost classes", icon="eye", disabled=segnet is None, layout=W.Layout(width="190px"),
                                         tooltip="paint the pixels of every class a sample lost" if segnet is not None else "needs a segnet")
         self.busy, self.status, self.message, self.view_html = W.HTML(), W.HTML(), W.HTML(), W.HTML()
         self.resample.on_click(self._next_seed)

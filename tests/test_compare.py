@@ -110,6 +110,9 @@ def test_scores_respond_to_corruption():
     half = lab[0].clone(); where = (half == c).nonzero()[: int((half == c).sum()) // 2 - 1]
     half[where[:, 0], where[:, 1]] = big                       # a little over half of class c's pixels kept: not lost
     assert not lost_mask(half, lab[0]).any()
+    third = lab[0].clone(); where = (third == c).nonzero()[: 2 * int((third == c).sum()) // 3]
+    third[where[:, 0], where[:, 1]] = big                      # a third kept: found on some pixels, but lost
+    test_eq(lost_mask(third, lab[0]), lab[0] == c)
     test_eq(format_scores({"ssim": np.array([0.5]), "lpips": np.array([np.nan])}, 0), ("SSIM 0.500", "LPIPS n/a"))
     test_fail(lambda: sample_scores(noisy, x, metrics=["fid"]), contains="unknown metrics ['fid']")
     test_fail(lambda: sample_scores(noisy, x, metrics=["sc"]), contains="needs a segnet")
