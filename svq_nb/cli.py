@@ -117,7 +117,7 @@ PRESETS = {
     "test": Preset(_vq(VQConfig.tiny(attention=False, ch=8, ch_mult=(1, 1, 2, 2), resolution=32, z_channels=8, embed_dim=8, n_embed=32, n_embed_s=16,
                                      quantizer=dict(restart_dead=True, dead_after=2))), (1, 2, 32), steps1=6, steps2=6,
                    batch1=4, batch2=8, lr1=1e-3, lr2=1e-2, disc_start=2, disc_warmup=2, perceptual_weight=0.0, log_every=2,
-                   ckpt_every=1, n_synth=16),
+                   ckpt_every=2, n_synth=16),
 }
 
 def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1, image_dropout: float = 0.0, seed: int = 0) -> SystemConfig:
