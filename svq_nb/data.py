@@ -322,12 +322,17 @@ class SynthScenes(Dataset):
         "All images `[n,3,H,W]` and labels `[n,H,W]`, rendered in one go (cached; do not modify in place)."
         if self._tensors is None: self._tensors = render_scenes(torch.arange(self.n), self.size, self.split, self.seed, self.look)
         return self._tensors
-    def __getitem__(self, i: int) -> dict:
+    def _index(self, i: int) -> int:
         if not -self.n <= i < self.n: raise IndexError(f"index {i} out of range for {self.n} scenes")
-        i = i % self.n
-        if self._tensors is not None: img, lab = self._tensors[0][i], self._tensors[1][i]
-        else: img, lab = (t[0] for t in render_scenes([i], self.size, self.split, self.seed, self.look))
-        return dict(image=img, label=lab)
+        return i % self.n
+    def __getitem__(self, i: int) -> dict:
+        return self.__getitems__([i])[0]
+    def __getitems__(self, indices: Sequence[int]) -> list[dict]:
+        "A whole DataLoader batch in one vectorised render (the DataLoader calls this instead of `__getitem__` per item)."
+        idx = [self._index(int(i)) for i in indices]
+        if self._tensors is not None: imgs, labs = self._tensors[0][idx], self._tensors[1][idx]
+        else: imgs, labs = render_scenes(idx, self.size, self.split, self.seed, self.look)
+        return [dict(image=im, label=lb) for im, lb in zip(imgs, labs)]
     def __repr__(self): return f"SynthScenes(n={self.n}, size={self.size}, split={self.split!r}, seed={self.seed}, look={self.look})"
 
 # %% ../nbs/01_data.ipynb #ee7df9f1

@@ -15,9 +15,10 @@ from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'batch_stream',
-           'save_checkpoint', 'load_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'train_stage1',
-           'train_stage2']
+__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream',
+           'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint',
+           'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'Interrupted',
+           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -60,7 +61,10 @@ class TrainConfig:
     compile: bool = False             # torch.compile the model (GPU)
     log_every: int = 25
     ckpt_path: str | None = None
-    ckpt_every: int = 0               # 0: only at the end (when ckpt_path is set)
+    ckpt_every: int = 0               # 0: only at the end (when ckpt_path or ckpt_dir is set)
+    ckpt_dir: str | None = None       # a folder of step-numbered checkpoints (instead of the single file ckpt_path)
+    ckpt_keep: int = 3                # with ckpt_dir: how many of the newest checkpoints to keep
+    max_nonfinite: int = 10           # stop after this many steps in a row with a non-finite loss or gradient
     num_workers: int = 0
     progress: bool = True
 
@@ -68,6 +72,7 @@ class TrainConfig:
         if self.precision not in ("fp32", "bf16"): raise ValueError(f"precision={self.precision!r}: expected 'fp32' or 'bf16'")
         if self.schedule not in ("constant", "cosine"): raise ValueError(f"schedule={self.schedule!r}: expected 'constant' or 'cosine'")
         if self.steps < 1 or self.batch_size < 1: raise ValueError(f"steps={self.steps}, batch_size={self.batch_size}: both must be >= 1")
+        if self.ckpt_keep < 1 or self.max_nonfinite < 1: raise ValueError(f"ckpt_keep={self.ckpt_keep}, max_nonfinite={self.max_nonfinite}: both must be >= 1")
         self.betas = tuple(self.betas)
 
     @classmethod
@@ -90,34 +95,36 @@ def lr_at(cfg: TrainConfig, step: int, lr: float | None = None) -> float:
     return lr
 
 # %% ../nbs/07_training.ipynb #d58fb02f
+class SeededBatches:
+    "Endless lists of indices: a fresh `randperm(n)` per epoch from one seeded generator, full batches only, the first `start` skipped."
+    def __init__(self, n: int, batch_size: int, seed: int = 0, start: int = 0):
+        if batch_size > n: raise ValueError(f"batch_size={batch_size} is larger than the {n} training items")
+        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+    def __iter__(self) -> Iterator[list[int]]:
+        g = torch.Generator().manual_seed(self.seed)
+        per_epoch, k = self.n // self.batch_size, 0
+        while True:
+            perm = torch.randperm(self.n, generator=g)     # drawn even for skipped epochs: it advances the generator
+            if k + per_epoch <= self.start: k += per_epoch; continue
+            for i in range(per_epoch):
+                k += 1
+                if k <= self.start: continue
+                yield perm[i * self.batch_size:(i + 1) * self.batch_size].tolist()
+
 def batch_stream(data, batch_size: int, seed: int = 0, device: str | torch.device = "cpu", start: int = 0,
                  num_workers: int = 0, names: tuple = ("image", "label")) -> Iterator[dict]:
     "Endless shuffled batches `{'image', 'label'}` from `(images, labels)` tensors or a `Dataset` of dicts, skipping the first `start`."
-    g = torch.Generator().manual_seed(seed)
     device = torch.device(device)
     if isinstance(data, (tuple, list)):
         images, labels = data
-        n = len(labels)
-        if images is not None and len(images) != n: raise ValueError(f"{len(images)} {names[0]}s but {n} {names[1]}s")
-        if batch_size > n: raise ValueError(f"batch_size={batch_size} is larger than the {n} training items")
-        per_epoch, k = n // batch_size, 0
-        while True:
-            perm = torch.randperm(n, generator=g)
-            for i in range(per_epoch):
-                k += 1
-                if k <= start: continue
-                idx = perm[i * batch_size:(i + 1) * batch_size]
-                yield {names[0]: None if images is None else images[idx].to(device), names[1]: labels[idx].to(device)}
-    else:
-        if batch_size > len(data): raise ValueError(f"batch_size={batch_size} is larger than the {len(data)} training items")
-        dl = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=g, num_workers=num_workers,
+        if images is not None and len(images) != len(labels): raise ValueError(f"{len(images)} {names[0]}s but {len(labels)} {names[1]}s")
+        for idx in SeededBatches(len(labels), batch_size, seed, start):
+            idx = torch.tensor(idx)
+            yield {names[0]: None if images is None else images[idx].to(device), names[1]: labels[idx].to(device)}
+    else:   # the same index order as tensors; skipped batches are never loaded
+        dl = DataLoader(data, batch_sampler=SeededBatches(len(data), batch_size, seed, start), num_workers=num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
-        k = 0
-        while True:
-            for b in dl:
-                k += 1
-                if k <= start: continue
-                yield {key: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for key, v in b.items()}
+        for b in dl: yield {key: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for key, v in b.items()}
 
 # %% ../nbs/07_training.ipynb #1d77c6dc
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
@@ -141,6 +148,31 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         raise ValueError(f"checkpoint {path} could not be read safely (weights_only=True): {type(e).__name__}: {e}") from e
+
+# %% ../nbs/07_training.ipynb #9c7e9781
+def checkpoint_step(path: str | os.PathLike) -> int:
+    "The step in a checkpoint file name `step-00000250.pt`."
+    name = Path(path).name
+    if not (name.startswith("step-") and name.endswith(".pt") and name[5:-3].isdigit()):
+        raise ValueError(f"{path}: not a checkpoint file name (expected step-<8 digits>.pt)")
+    return int(name[5:-3])
+
+def checkpoint_files(folder: str | os.PathLike) -> list[Path]:
+    "The step-numbered checkpoints in `folder`, oldest first (none when the folder does not exist)."
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    return sorted((p for p in folder.glob("step-*.pt") if p.name[5:-3].isdigit()), key=checkpoint_step)
+
+def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    "The newest checkpoint in `folder`, or None."
+    files = checkpoint_files(folder)
+    return files[-1] if files else None
+
+def save_step_checkpoint(folder: str | os.PathLike, step: int, state: dict, keep: int = 3) -> Path:
+    "Write `state` as `folder/step-<step>.pt` (atomically), then delete all but the newest `keep`."
+    path = save_checkpoint(Path(folder) / f"step-{step:08d}.pt", state)
+    for old in checkpoint_files(folder)[:-keep]: old.unlink(missing_ok=True)
+    return path
 
 # %% ../nbs/07_training.ipynb #cc5a6a95
 def _gan_part(loss_fn):
@@ -197,54 +229,96 @@ def _autocast(cfg: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
 
 def _mean_logs(rows: list[dict]) -> dict:
+    if not rows: return {}
     keys = rows[0].keys()
     return {k: sum(float(r[k]) for r in rows) / len(rows) for k in keys}
 
+class Interrupted(Exception):
+    "Training stopped on request (SIGINT / SIGTERM) after finishing a step and writing a checkpoint."
+    def __init__(self, step: int, path: Path | None):
+        super().__init__(f"stopped at step {step}" + (f"; checkpoint {path}" if path else " (no checkpoint configured)"))
+        self.step, self.path = step, path
+
+class NonFiniteError(RuntimeError):
+    "Too many steps in a row had a non-finite loss or gradient."
+
+@dataclass
+class FitHooks:
+    "What a driver (the `svq` command) plugs into the loop; every field is optional."
+    on_log: Callable[[dict], None] | None = None         # called with each logged row
+    should_stop: Callable[[], bool] | None = None        # checked after every step: True = checkpoint, then raise Interrupted
+    comment: tuple = ("loss", "rec", "x_rec", "ce", "s_ce", "d_loss", "sec_per_step")   # the numbers the progress bar shows
+
+def _restore(st: dict, modules: dict, optimizers: dict, generators: dict, device: torch.device) -> None:
+    "Put a checkpoint's weights, runtime state, optimizer moments and random states back."
+    for k, m in modules.items(): m.load_state_dict(st["modules"][k]); load_runtime_state(m, st["runtime"][k])
+    for k, o in optimizers.items(): o.load_state_dict(st["optimizers"][k])
+    for k, g in generators.items(): g.set_state(st["generators"][k])
+    torch.set_rng_state(st["rng_cpu"])
+    if device.type == "cuda" and "rng_cuda" in st: torch.cuda.set_rng_state(st["rng_cuda"].cpu())
+
 def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer], step_fn: Callable, data, cfg: TrainConfig,
-         resume: bool, names: tuple = ("image", "label")) -> list[dict]:
-    "The shared loop: `step_fn(batch, step) -> logs`. Returns the logged history (mean of each `log_every` window)."
-    device = pick_device(cfg.device)
+         resume: bool, names: tuple = ("image", "label"), generators: dict | None = None, hooks: FitHooks | None = None) -> list[dict]:
+    "The shared loop: `step_fn(batch, step) -> logs`, or None for a skipped (non-finite) step. Returns the logged history."
+    device, generators, hooks = pick_device(cfg.device), generators or {}, hooks or FitHooks()
     seed_everything(cfg.seed)
     start, history = 0, []
-    if resume and cfg.ckpt_path and Path(cfg.ckpt_path).is_file():
-        st = load_checkpoint(cfg.ckpt_path, map_location=device)
-        for k, m in modules.items(): m.load_state_dict(st["modules"][k]); load_runtime_state(m, st["runtime"][k])
-        for k, o in optimizers.items(): o.load_state_dict(st["optimizers"][k])
+    found = latest_checkpoint(cfg.ckpt_dir) if cfg.ckpt_dir else (Path(cfg.ckpt_path) if cfg.ckpt_path and Path(cfg.ckpt_path).is_file() else None)
+    if resume and found is not None:
+        st = load_checkpoint(found, map_location=device)
+        _restore(st, modules, optimizers, generators, device)
         start, history = st["step"], list(st["history"])
-        torch.set_rng_state(st["rng_cpu"])
-        if device.type == "cuda" and "rng_cuda" in st: torch.cuda.set_rng_state(st["rng_cuda"].cpu())
     def checkpoint(step):
         st = {"modules": {k: m.state_dict() for k, m in modules.items()}, "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-              "runtime": {k: runtime_state(m) for k, m in modules.items()}, "step": step, "history": history, "config": asdict(cfg), "rng_cpu": torch.get_rng_state()}
+              "runtime": {k: runtime_state(m) for k, m in modules.items()}, "generators": {k: g.get_state() for k, g in generators.items()},
+              "step": step, "history": history, "config": asdict(cfg), "rng_cpu": torch.get_rng_state()}
         if device.type == "cuda": st["rng_cuda"] = torch.cuda.get_rng_state()
-        save_checkpoint(cfg.ckpt_path, st)
+        if cfg.ckpt_dir: return save_step_checkpoint(cfg.ckpt_dir, step, st, cfg.ckpt_keep)
+        return save_checkpoint(cfg.ckpt_path, st) if cfg.ckpt_path else None
     stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names)
     for m in modules.values(): m.train()
-    steps = range(start, cfg.steps)
-    it = progress_iter(steps, None if cfg.progress else False, leave=False)
-    window, t0 = [], time.perf_counter()
+    it = progress_iter(range(start, cfg.steps), None if cfg.progress else False, leave=False)
+    window, skipped, in_a_row, t0, last = [], 0, 0, time.perf_counter(), found
     for step in it:
         for name, o in optimizers.items():
             base = cfg.disc_lr if (name == "disc" and cfg.disc_lr) else cfg.lr
             for gr in o.param_groups: gr["lr"] = lr_at(cfg, step, base)
         logs = step_fn(next(stream), step)
-        window.append(logs)
+        if logs is None:                     # loss or gradients not finite: nothing was applied
+            skipped, in_a_row = skipped + 1, in_a_row + 1
+            if in_a_row >= cfg.max_nonfinite:
+                raise NonFiniteError(f"stopped at step {step + 1}: {in_a_row} steps in a row had a non-finite loss or gradient "
+                                     f"(max_nonfinite={cfg.max_nonfinite}); the last good checkpoint is {last}. "
+                                     "Try a lower learning rate, gradient clipping or fp32.")
+        else: window.append(logs); in_a_row = 0
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            row = {"step": step + 1, **_mean_logs(window), "sec_per_step": (time.perf_counter() - t0) / len(window)}
-            history.append(row); window, t0 = [], time.perf_counter()
-            if hasattr(it, "comment"): it.comment = " ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step")
-        if cfg.ckpt_path and ((cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0) or step + 1 == cfg.steps): checkpoint(step + 1)
+            row = {"step": step + 1, **_mean_logs(window), "nonfinite": skipped, "sec_per_step": (time.perf_counter() - t0) / (len(window) + skipped)}
+            history.append(row); window, skipped, t0 = [], 0, time.perf_counter()
+            if hasattr(it, "comment"): it.comment = " ".join(f"{k} {row[k]:.3g}" for k in hooks.comment if k in row)
+            if hooks.on_log: hooks.on_log(row)
+        stop = hooks.should_stop is not None and hooks.should_stop()
+        due = (cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0) or step + 1 == cfg.steps or stop
+        if due and in_a_row == 0: last = checkpoint(step + 1) or last
+        if stop: raise Interrupted(step + 1, last)
     for m in modules.values(): m.eval()
     return history
 
-def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, params, clip: float | None):
+def _backward(loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
     opt.zero_grad(set_to_none=True)
     loss.backward()
+
+def grads_finite(loss: torch.Tensor, params) -> bool:
+    "True when `loss` and every gradient of `params` are finite (one device sync)."
+    norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+    return bool(torch.isfinite(torch.stack([loss.detach().float(), *norms])).all())
+
+def _apply(opt: torch.optim.Optimizer, params, clip: float | None) -> None:
     if clip: torch.nn.utils.clip_grad_norm_(params, clip)
     opt.step()
 
 # %% ../nbs/07_training.ipynb #2e0af68c
-def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | None = None, resume: bool = False) -> list[dict]:
+def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | None = None, resume: bool = False,
+                 hooks: FitHooks | None = None) -> list[dict]:
     "Train a VQ model (any of the five) with its loss; a VQGAN loss's discriminator trains with its own Adam."
     from svq_nb.quantize import reset_restarted_moments
     cfg = cfg or TrainConfig()
@@ -255,26 +329,33 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
     gen_params = [p for p in model.parameters() if p.requires_grad]
     opts = {"gen": torch.optim.Adam(gen_params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)}
     if gan is not None:
-        opts["disc"] = torch.optim.Adam(gan.discriminator.parameters(), lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
+        disc_params = list(gan.discriminator.parameters())
+        opts["disc"] = torch.optim.Adam(disc_params, lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
     forward = torch.compile(model) if cfg.compile else model
     def step_fn(batch, step):
         with _autocast(cfg, device):
             loss, logs, x_rec = stage1_losses(model, loss_fn, batch, step, forward)
+        _backward(loss, opts["gen"])
         reset_restarted_moments(opts["gen"], model)   # dead codes restarted in this forward start without Adam moments
-        _step(loss, opts["gen"], gen_params, cfg.grad_clip)
+        if not grads_finite(loss, gen_params): return None
+        # here, between backward and the optimizer step: per-step fixes of gradients or optimizer moments
+        _apply(opts["gen"], gen_params, cfg.grad_clip)
         logs = {"loss": loss.item(), **logs}
         if gan is not None:
             with _autocast(cfg, device):
                 d_loss, d_logs = gan.discriminator_loss(batch["image"], x_rec.detach(), step)
-            if d_loss.requires_grad: _step(d_loss, opts["disc"], list(gan.discriminator.parameters()), cfg.grad_clip)
+            if d_loss.requires_grad:
+                _backward(d_loss, opts["disc"])
+                if not grads_finite(d_loss, disc_params): return None
+                _apply(opts["disc"], disc_params, cfg.grad_clip)
             logs.update({"d_loss": d_loss.item(), **d_logs})
         return logs
     modules = {"model": model, **({"disc": gan.discriminator} if gan is not None else {})}
-    return _fit(modules, opts, step_fn, data, cfg, resume)
+    return _fit(modules, opts, step_fn, data, cfg, resume, hooks=hooks)
 
 # %% ../nbs/07_training.ipynb #0228e98b
 def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tensor, cfg: TrainConfig | None = None,
-                 pkeep: float = 1.0, resume: bool = False) -> list[dict]:
+                 pkeep: float = 1.0, resume: bool = False, hooks: FitHooks | None = None) -> list[dict]:
     "Train `gpt` to predict image tokens `x_tokens` [N, T] from semantic tokens `cond_tokens` [N, C]."
     cfg = cfg or TrainConfig(betas=(0.9, 0.95), schedule="cosine", grad_clip=1.0)
     if len(cond_tokens) != len(x_tokens): raise ValueError(f"{len(cond_tokens)} condition rows but {len(x_tokens)} image-token rows")
@@ -284,10 +365,13 @@ def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tens
     groups = gpt.param_groups(cfg.weight_decay) if hasattr(gpt, "param_groups") else gpt.parameters()
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     params = list(gpt.parameters())
-    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)    # pkeep's token corruption: checkpointed with the run
     def step_fn(batch, step):
         with _autocast(cfg, device):
             loss = gpt.loss(batch["cond"], batch["x"], pkeep=pkeep, generator=gen) if pkeep < 1 else gpt.loss(batch["cond"], batch["x"])
-        _step(loss, opt, params, cfg.grad_clip)
+        _backward(loss, opt)
+        if not grads_finite(loss, params): return None
+        _apply(opt, params, cfg.grad_clip)
         return {"loss": loss.item()}
-    return _fit({"gpt": gpt}, {"opt": opt}, step_fn, (cond_tokens, x_tokens), cfg, resume, names=("cond", "x"))
+    return _fit({"gpt": gpt}, {"opt": opt}, step_fn, (cond_tokens, x_tokens), cfg, resume, names=("cond", "x"),
+                generators={"pkeep": gen}, hooks=hooks)

@@ -43,6 +43,17 @@ def test_synth_deterministic():
     test_fail(lambda: SynthScenes(3, split="valid"), contains="split must be one of")
 
 
+def test_synth_batched_fetch():
+    from torch.utils.data import DataLoader
+    ds = SynthScenes(50, size=16, seed=5)
+    idx = torch.randperm(50, generator=torch.Generator().manual_seed(0))[:20].tolist()
+    batched = next(iter(DataLoader(ds, batch_size=20, sampler=idx)))        # one __getitems__ call renders the batch
+    one_by_one = [SynthScenes(50, size=16, seed=5)[i] for i in idx]            # a scene at a time
+    test_eq(batched["label"], torch.stack([it["label"] for it in one_by_one]))
+    test_eq(batched["image"], torch.stack([it["image"] for it in one_by_one]))  # bit-identical, not just close
+    test_fail(lambda: ds.__getitems__([3, 50]), contains="index 50 out of range")
+
+
 def test_synth_any_resolution():
     for size in (7, 17, (24, 40), 96):
         x, y = SynthScenes(3, size=size).tensors()

@@ -34,6 +34,15 @@ def test_batch_stream_order():
     test_fail(lambda: next(batch_stream((x, y), 11)), contains="batch_size=11 is larger than the 10")
 
 
+def test_batch_stream_dataset_matches_tensors():
+    from svq_nb.data import SynthScenes
+    ds = SynthScenes(20, size=8, seed=2)
+    a = [b["label"] for _, b in zip(range(5), batch_stream(ds.tensors(), 4, seed=3))]
+    b = [b["label"] for _, b in zip(range(2), batch_stream(ds, 4, seed=3, start=3))]   # a Dataset, fast-forwarded
+    assert all(torch.equal(x, y) for x, y in zip(a[3:], b))
+    test_fail(lambda: next(batch_stream(ds, 21)), contains="batch_size=21 is larger than the 20")
+
+
 def test_checkpoint_roundtrip_and_safety():
     with tempfile.TemporaryDirectory() as d:
         p = save_checkpoint(Path(d) / "sub" / "c.pt", {"w": torch.arange(3), "step": 7, "cfg": {"lr": 0.1}})
@@ -47,6 +56,15 @@ def test_checkpoint_roundtrip_and_safety():
         (Path(d) / "trunc.pt").write_bytes(p.read_bytes()[:50])
         test_fail(lambda: load_checkpoint(Path(d) / "trunc.pt"), contains="trunc.pt")
         test_fail(lambda: load_checkpoint(Path(d) / "missing.pt"), contains="missing.pt does not exist")
+
+
+def test_checkpoint_folder():
+    with tempfile.TemporaryDirectory() as d:
+        test_eq(latest_checkpoint(Path(d) / "none"), None)
+        for s in (5, 10, 15, 20): save_step_checkpoint(d, s, {"step": s}, keep=2)
+        test_eq([checkpoint_step(p) for p in checkpoint_files(d)], [15, 20])
+        test_eq(load_checkpoint(latest_checkpoint(d))["step"], 20)
+        test_fail(lambda: checkpoint_step("model.pt"), contains="step-<8 digits>.pt")
 
 
 def test_resume_is_exact():
@@ -70,3 +88,50 @@ def test_resume_is_exact():
         test_eq([r["step"] for r in h_res], [2, 3, 4, 6])  # the first run also logged its last step, 3
         test_close(h_full[-1]["loss"], h_res[-1]["loss"], eps=1e-6)
         st = load_checkpoint(f"{d}/b.pt"); test_eq(st["step"], 6); test_eq(st["config"]["seed"], 5)
+
+
+def test_stage2_resume_with_pkeep_and_stop():
+    from svq_nb.transformer import GPTConfig, CondGPT
+    g = torch.Generator().manual_seed(0)
+    cond, x = torch.randint(0, 8, (32, 4), generator=g), torch.randint(0, 8, (32, 4), generator=g)
+    def gpt_run(d, stop_at=None):
+        torch.manual_seed(0)
+        gpt = CondGPT(GPTConfig.tiny(8, 8, 4, 4, n_layer=1, n_embd=16))
+        cfg = TrainConfig(steps=6, batch_size=8, lr=1e-2, ckpt_dir=d, ckpt_every=4, log_every=2, progress=False)
+        return gpt, train_stage2(gpt, cond, x, cfg, pkeep=0.5, resume=True, hooks=FitHooks(should_stop=stop_at))
+    with tempfile.TemporaryDirectory() as d:
+        full, _ = gpt_run(f"{d}/a")
+        calls = iter(range(100))
+        with pytest.raises(Interrupted) as e: gpt_run(f"{d}/b", stop_at=lambda: next(calls) == 2)   # stop after the 3rd step
+        test_eq(e.value.step, 3); test_eq(checkpoint_step(e.value.path), 3)
+        resumed, h = gpt_run(f"{d}/b")
+        for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()): assert torch.equal(a, b), k
+        test_eq([checkpoint_step(p) for p in checkpoint_files(f"{d}/b")], [3, 4, 6])
+
+
+def test_nonfinite_steps_are_skipped_then_stop():
+    from svq_nb.transformer import GPTConfig, CondGPT
+    g = torch.Generator().manual_seed(0)
+    cond, x = torch.randint(0, 8, (16, 4), generator=g), torch.randint(0, 8, (16, 4), generator=g)
+    class Flaky(CondGPT):
+        "Non-finite loss on the steps listed in `bad`."
+        bad, calls = set(), 0
+        def loss(self, *a, **kw):
+            Flaky.calls += 1
+            l = super().loss(*a, **kw)
+            return l * float("nan") if Flaky.calls in Flaky.bad else l
+    def flaky_run(bad, d, **kw):
+        Flaky.bad, Flaky.calls = set(bad), 0
+        torch.manual_seed(0)
+        gpt = Flaky(GPTConfig.tiny(8, 8, 4, 4, n_layer=1, n_embd=16))
+        cfg = TrainConfig(steps=6, batch_size=8, lr=1e-2, log_every=3, progress=False, ckpt_dir=d, ckpt_every=1, **kw)
+        return gpt, train_stage2(gpt, cond, x, cfg)
+    with tempfile.TemporaryDirectory() as d:
+        clean, _ = flaky_run([], f"{d}/0")
+        gpt, h = flaky_run([2, 5], f"{d}/1")
+        test_eq([r["nonfinite"] for r in h], [1, 1])                      # counted in the logged rows
+        assert all(torch.isfinite(p).all() for p in gpt.parameters())     # never applied
+        assert not all(torch.equal(a, b) for a, b in zip(clean.parameters(), gpt.parameters()))
+        with pytest.raises(NonFiniteError, match="3 steps in a row") as e: flaky_run([3, 4, 5], f"{d}/2", max_nonfinite=3)
+        assert "step-00000002.pt" in str(e.value)                         # the last good checkpoint, kept
+        test_eq(checkpoint_step(latest_checkpoint(f"{d}/2")), 2)
