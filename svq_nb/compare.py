@@ -217,7 +217,7 @@ def compare_view(images: torch.Tensor, labels: torch.Tensor, settings: CompareSe
         pic = highlight_lost(rgb, m[k]) if (highlight and m is not None) else rgb
         return Tile(pic, title, _caption(scores.get(name), k, m, lab, classes), kind)
     j = reference_index(len(images), i, st.reference)
-    ref = (Tile(None, "reference: none", ("coupled systems get", "no image"), "reference") if j is None else
+    ref = (Tile(None, "reference: none", (), "reference") if j is None else
            Tile(to_uint8(images[j]), "reference: ground truth" if j == i else f"reference: example #{j}", (), "reference"))
     top = [Tile(colorize(lab), f"semantic map #{i}", (), "map"), tile(to_uint8(images[i]), "ground truth", 0, "ground truth", "truth"), ref]
     present = lab.unique().tolist()
@@ -288,31 +288,36 @@ def compare_html(view: CompareView, scale: int = 4) -> str:
     return "".join(out) + "</div>"
 
 # %% ../nbs/11_compare.ipynb #c7e2f9a0
-def draw_compare(view: CompareView, tile: float = 1.25) -> Figure:
-    "The view as a matplotlib figure (tiles of `tile` inches, nearest-neighbour pixels, captions under each sample)."
-    n_lines = max([len(t.lines) for r in view.rows.values() if not isinstance(r, str) for t in r] + [len(t.lines) for t in view.top] + [0])
+def draw_compare(view: CompareView, tile: float = 1.6, fontsize: int = 8) -> Figure:
+    "The view as a matplotlib figure: tiles of `tile` inches, nearest-neighbour pixels, wrapped captions under each tile."
+    width = max(8, int(tile * 72 / (0.6 * fontsize)) - 5)          # monospace characters that fit under a tile
+    wrap = lambda lines: [w for l in lines for w in textwrap.wrap(l, width)]
+    tiles = list(view.top) + [t for r in view.rows.values() if not isinstance(r, str) for t in r]
+    n_lines = max(len(wrap(t.lines)) for t in tiles)
     ncols = max([len(r) for r in view.rows.values() if not isinstance(r, str)] + [len(view.top) + 1])
     nrows = 1 + len(view.rows)
-    fig = Figure(figsize=(ncols * tile, nrows * tile * (1.25 + 0.14 * n_lines)))
+    extra = 0.45 + n_lines * fontsize * 1.25 / 72                 # inches for the title above and the captions below a tile
+    fig = Figure(figsize=(ncols * tile * 1.1, nrows * (tile + extra) + 0.3))
     FigureCanvasAgg(fig)
-    axs = fig.subplots(nrows, ncols, squeeze=False)
+    axs = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(hspace=extra / tile, wspace=0.1))
     for ax in axs.flat: ax.axis("off")
     def show(ax, t: Tile):
         if t.rgb is not None: ax.imshow(t.rgb, interpolation="nearest")
-        else: ax.text(0.5, 0.5, "no image", ha="center", va="center", fontsize=9, color="0.4", transform=ax.transAxes)
-        ax.set_title(t.title, fontsize=9)
-        if t.lines: ax.text(0, -0.04, "\n".join(t.lines), transform=ax.transAxes, va="top", fontsize=8, family="monospace")
+        else: ax.text(0.5, 0.5, "no image", ha="center", va="center", fontsize=fontsize + 1, color="0.4", transform=ax.transAxes)
+        ax.set_title(t.title, fontsize=fontsize + 1)
+        if t.lines: ax.text(0, -0.04, "\n".join(wrap(t.lines)), transform=ax.transAxes, va="top", fontsize=fontsize, family="monospace")
     for ax, t in zip(axs[0], view.top): show(ax, t)
-    axs[0, len(view.top)].legend(handles=[Patch(color=np.array(rgb) / 255, label=nm) for nm, rgb in view.legend], loc="center left",
-                                 ncol=max(1, min(ncols - len(view.top), -(-len(view.legend) // 6))), fontsize=8, frameon=False, handlelength=1)
+    axs[0, len(view.top)].legend(handles=[Patch(color=np.array(rgb) / 255, label=nm) for nm, rgb in view.legend], loc="upper left",
+                                 ncol=-(-len(view.legend) // 6), fontsize=fontsize, frameon=False, handlelength=1, borderaxespad=0)
     for r, (name, row) in enumerate(view.rows.items(), start=1):
         if isinstance(row, str):
-            axs[r, 0].text(0, 0.5, "\n".join(textwrap.wrap(row, width=int(ncols * tile * 11))), transform=axs[r, 0].transAxes,
-                           va="center", fontsize=8, color="firebrick")
+            axs[r, 0].text(0, 0.5, "\n".join(textwrap.wrap(row, int(ncols * width * 1.1))), transform=axs[r, 0].transAxes,
+                           va="center", fontsize=fontsize, color="firebrick")
         else:
             for ax, t in zip(axs[r], row): show(ax, t)
-        axs[r, 0].set_title(name, loc="left", fontsize=10, fontweight="bold")
-    fig.suptitle(view.title, fontsize=9)
+        axs[r, 0].text(-0.08, 0.5, name, rotation=90, ha="right", va="center", fontsize=fontsize + 2, fontweight="bold",
+                       transform=axs[r, 0].transAxes)
+    fig.suptitle(view.title, fontsize=fontsize + 1)
     return fig
 
 def figure_png(fig: Figure, dpi: int = 100, colors: int | None = 256) -> bytes:
