@@ -454,7 +454,7 @@ def cmd_train(a) -> int:
             print(f"{run} is finished ({run / 'system.pt'}); nothing to do")
             return 0
         print(f"resuming {run}")
-    elif run.exists() and (not run.is_dir() or any(run.iterdir())):
+    elif run.exists() and (not run.is_dir() or any(not p.name.startswith(".") for p in run.iterdir())):   # .tmp files: killed while starting
         raise CLIError(f"{run} exists and is not a run folder (no config.json): choose a new RUN folder")
     tr = Trainer(run, settings, a.device, a.num_workers)
     run.mkdir(parents=True, exist_ok=True)
