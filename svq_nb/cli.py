@@ -17,7 +17,7 @@ from .data import (SynthScenes, PairedFolder, ADE20k, Cityscapes, CocoStuff, Uni
                    write_synth_scenes, colorize, to_uint8)
 from .models import VQConfig
 from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device,
-                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step)
+                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part)
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
 
 # %% auto #0
@@ -56,11 +56,12 @@ def parse_data_spec(spec: str) -> DataSpec:
     return DataSpec("union", arg, parts)
 
 def load_data(spec: DataSpec | str, split: str, size: int, seed: int = 0, n_synth: int = 64):
-    "(data, classes): `(images, labels)` tensors for synth, a Dataset of dicts otherwise, at `size` x `size`."
+    "(data, classes) at `size` x `size`: `(images, labels)` tensors for a small synth set, a Dataset of dicts otherwise."
     spec = parse_data_spec(spec) if isinstance(spec, str) else spec
     if spec.kind == "synth":
         ds = SynthScenes(int(spec.arg) if spec.arg else n_synth, size=size, split=split, seed=seed)
-        return ds.tensors(), list(ds.classes)
+        small = len(ds) * 3 * size * size * 4 <= 2**30     # up to 1 GiB: render once; larger: render each batch
+        return (ds.tensors() if small else ds), list(ds.classes)
     tf = SegTransform(size=size, train=False)
     if spec.kind == "paired":
         ds = PairedFolder(spec.arg, transform=tf)
@@ -355,8 +356,8 @@ class Trainer:
         if stage == "2" and not self.stage1_done():
             raise CLIError(f"stage 1 of {self.run} is not finished: run with --stage 1 (or all) first")
         for name, model, loss in self.system.stage1_parts():
-            kind = type(model).__name__
-            what = f"{self.s['system']} {kind} {_mparams(model)} params" + (f" + discriminator {_mparams(loss.discriminator if hasattr(loss, 'discriminator') else loss.image_loss.discriminator)}" if self.system.cfg.gan else "")
+            gan = _gan_part(loss)
+            what = f"{self.s['system']} {type(model).__name__} {_mparams(model)} params" + (f" + discriminator {_mparams(gan.discriminator)}" if gan else "")
             self._part(name, 1, self.cfg1, lambda cfg, hooks, m=model, l=loss: train_stage1(m, l, self.data, cfg, resume=True, hooks=hooks), what)
         if stage == "1":
             self.log(f"stage 1 done; continue with: --stage 2 (or all)")
@@ -453,7 +454,7 @@ def cmd_train(a) -> int:
             print(f"{run} is finished ({run / 'system.pt'}); nothing to do")
             return 0
         print(f"resuming {run}")
-    elif run.exists() and (not run.is_dir() or any(run.iterdir())):
+    elif run.exists() and (not run.is_dir() or any(not p.name.startswith(".") for p in run.iterdir())):   # .tmp files: killed while starting
         raise CLIError(f"{run} exists and is not a run folder (no config.json): choose a new RUN folder")
     tr = Trainer(run, settings, a.device, a.num_workers)
     run.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,8 @@ def test_data_specs():
     (x, y), classes = load_data("synth:5", "val", 16)
     from svq_nb.data import SynthScenes
     test_eq(y, SynthScenes(5, 16, split="val").tensors()[1]); test_eq(classes, SynthScenes.classes)
+    big, _ = load_data("synth:100000", "train", 64)                   # 4.9 GB as tensors: rendered per batch instead
+    assert isinstance(big, SynthScenes) and len(big) == 100_000
     with tempfile.TemporaryDirectory() as d:
         test_fail(lambda: load_data(f"ade20k:{d}/missing", "train", 16), contains="missing")
 
@@ -135,11 +137,12 @@ def test_train_on_each_real_format():
         roots = {f: write_fixture(f, Path(d) / f, n=4, split="train", size=(24, 40)) for f in ("ade20k", "cityscapes", "cocostuff")}
         specs = {f: f"{f}:{r}" for f, r in roots.items()}
         specs["union"] = "union:" + ",".join(specs.values())
+        systems = {"ade20k": "sVQVAE-T", "cityscapes": "VQGAN-T", "cocostuff": "VQVAE-T", "union": "sVQGAN-T"}   # all four, too
         for name, spec in specs.items():
             run = Path(d) / f"run_{name}"
-            code = main(["train", str(run), "--system", "sVQVAE-T", "--data", spec, "--preset", "test", "--steps1", "2", "--steps2", "2",
+            code = main(["train", str(run), "--system", systems[name], "--data", spec, "--preset", "test", "--steps1", "2", "--steps2", "2",
                          "--batch-size", "2", "--device", "cpu"])
             test_eq(code, 0)
             sysm = load_system(run / "system.pt")
-            test_eq(sysm.cfg.n_classes, 243)                                   # the paper's label space
+            test_eq((sysm.name, sysm.cfg.n_classes), (systems[name], 243))    # the paper's label space
             test_eq(len(load_checkpoint(run / "tokens.pt")["x"]), 12 if name == "union" else 4)   # every training image encoded
