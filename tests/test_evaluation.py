@@ -49,7 +49,7 @@ def test_tables_bad_input():
     test_fail(lambda: reconstruction_table([s], {"synth": data}, compute_fid=False), contains="outside system sVQGAN-T's 5 classes")
     s = tiny_system("sVQGAN-T", len(SynthScenes.classes), size=32)
     test_fail(lambda: synthesis_table([s], {"synth": data}, reference="none", compute_fid=False), contains="needs a reference image")
-    test_fail(lambda: synthesis_table([s], {"synth": data}, reference="gt"), contains="expected one of ('ground_truth', 'none')")
+    test_fail(lambda: synthesis_table([s], {"synth": data}, reference="gt"), contains="expected one of ('ground_truth', 'other', 'none')")
     test_fail(lambda: synthesis_table([s], {"synth": (data[0][:1], data[1])}, compute_fid=False), contains="1 images but 2 labels")
 
 
