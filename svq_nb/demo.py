@@ -28,7 +28,7 @@ __all__ = ['SMALL', 'HEADLINE', 'STAGE2_COST', 'TRUE', 'OTHER', 'NOREF', 'METRIC
            'synthesize_set', 'score_row', 'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe',
            'conditioning_gain', 'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid',
            'plot_losses', 'plot_bars', 'plot_budget', 'table_rows', 'comparisons', 'run_demo', 'report_tables',
-           'paper_table', 'write_report', 'main']
+           'paper_table', 'write_report', 'headline_statements', 'load_results', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -543,6 +543,7 @@ def write_report(out: Path, R: dict) -> Path:
              f"{s['size']} px scenes, {s['n_train']} training and {s['n_val']} validation scenes, {s['steps1']} stage-1 and "
              f"{s['steps2']} stage-2 steps per system, batch {s['batch_size']}, lambda {s['lam']}, training seed(s) "
              f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'.", "",
+             "## What reproduces", "", *(f"- {x}" for x in headline_statements(R)), "",
              "## Samples", "", "![samples](samples.png)", "",
              "Columns: " + ", ".join(R["samples_columns"]) + f"; sampling seed 0, the first {min(6, s['n_val'])} validation "
              "scenes, tiles enlarged nearest-neighbour to 96 px.", "",
@@ -556,6 +557,45 @@ def write_report(out: Path, R: dict) -> Path:
     if "train_seeds" in T: lines += ["## Training seeds", "", T["train_seeds"], ""]
     p = out / "report.md"; p.write_text("\n".join(lines), encoding="utf-8")
     return p
+
+# %% ../nbs/12_demo.ipynb #f745169f
+def _verdict(d: list, higher: bool) -> str:
+    "'better' / 'worse' when the 95% interval excludes 0, else 'no clear difference'."
+    if d[1] > 0 or d[2] < 0: return "better" if (d[0] > 0) == higher else "worse"
+    return "no clear difference"
+
+def headline_statements(R: dict) -> list[str]:
+    "Plain statements, generated from the measured differences: which of the paper's claims reproduce, and how much of the gain survives with equal information."
+    D, out = R["differences"], []
+    for b, c in (("VQVAE-T", "sVQVAE-T"), ("VQGAN-T", "sVQGAN-T")):
+        paper = next((v for k, v in D.items() if k.startswith("the paper's protocol") and f"{c} − {b}" in k and "lambda" not in k), None)
+        equal = next((v for k, v in D.items() if k.startswith("equal information") and f"{c} − {b}" in k and "lambda" not in k), None)
+        if paper is None: continue
+        parts = []
+        for m in ("SSIM", "LPIPS", "SC mIoU"):
+            hi = _UP[m] == "↑"
+            share = (f"; with equal information {equal[m][0]:+.3f} ({_verdict(equal[m], hi)}"
+                     + (f", {100 * equal[m][0] / paper[m][0]:.0f}% of it" if equal and paper[m][0] and (paper[m][0] > 0) == (equal[m][0] > 0) else "") + ")") if equal else ""
+            parts.append(f"{m} {paper[m][0]:+.3f} ({_verdict(paper[m], hi)}){share}")
+        out.append(f"**{c} vs {b}** (the paper: the coupled system is better on SSIM and LPIPS on all three datasets). With "
+                   f"the paper's protocol: " + "; ".join(parts) + ".")
+    head = next((v for k, v in D.items() if k.startswith("honest headline")), None)
+    if head:
+        out.append("**Honest headline, reference-free sVQGAN-T vs VQGAN-T (both see only the map):** " + "; ".join(
+            f"{m} {head[m][0]:+.3f} [{head[m][1]:+.3f}, {head[m][2]:+.3f}] ({_verdict(head[m], _UP[m] == '↑')})"
+            for m in ("SSIM", "LPIPS", "SC mIoU", *(f"IoU {c}" for c in SMALL))) + ".")
+    rec = R["reconstruction"]
+    for b, c in (("VQVAE-T", "sVQVAE-T"), ("VQGAN-T", "sVQGAN-T")):
+        if b in rec and c in rec:
+            out.append(f"**Reconstruction, {c} vs {b}** (the paper: about as good): SSIM {rec[c]['SSIM'] - rec[b]['SSIM']:+.3f}, "
+                       f"LPIPS {rec[c]['LPIPS'] - rec[b]['LPIPS']:+.3f}, semantic mIoU {rec[c]['mIoU'] - rec[b]['mIoU']:+.3f} (one run, no interval).")
+    return out
+
+def load_results(run: str | os.PathLike = "runs/demo") -> dict:
+    "The `results.json` of a finished run (clear error when there is none)."
+    p = Path(run) / "results.json"
+    if not p.is_file(): raise FileNotFoundError(f"{p} does not exist: run `make demo` first (it writes {p})")
+    return json.loads(p.read_text(encoding="utf-8"))
 
 # %% ../nbs/12_demo.ipynb #1b9f405b
 @call_parse
