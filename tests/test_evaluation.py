@@ -64,3 +64,21 @@ def test_fid_and_semantic_consistency_columns():
     test_eq(t.metrics, ["FID", "SSIM", "LPIPS", "SC mIoU"])
     assert t.values[("VQVAE-T", "synth", "FID")] > 0
     assert "the segmenter's mIoU on the real synth images is" in t.caption and "biased upwards" in t.caption
+
+
+def test_synthesis_table_reference_protocols():
+    data = SynthScenes(4, size=32, split="val", seed=0).tensors()
+    n = len(SynthScenes.classes)
+    base, paper, free = (tiny_system(name, n, size=32, **kw) for name, kw in
+                         (("VQGAN-T", {}), ("sVQGAN-T", {}), ("sVQGAN-T", {"ref_free": "label_branch"})))
+    run = lambda systems, ref: synthesis_table(systems, {"synth": data}, seed=1, batch_size=3, compute_fid=False, reference=ref)
+    gt, other = run({"b": base, "p": paper, "f": free}, "ground_truth"), run({"b": base, "p": paper, "f": free}, "other")
+    for m in ("SSIM", "LPIPS"):
+        test_eq(gt.values[("b", "synth", m)], other.values[("b", "synth", m)])     # the baseline reads no reference
+        test_eq(gt.values[("f", "synth", m)], other.values[("f", "synth", m)])     # nor does a reference-free z_s
+    assert gt.values[("p", "synth", "SSIM")] != other.values[("p", "synth", "SSIM")]  # the paper's z_s does
+    none = run({"b": base, "f": free}, "none")
+    test_eq(none.values[("f", "synth", "SSIM")], gt.values[("f", "synth", "SSIM")])
+    assert "reference protocol: other image" in other.caption and "derangement" in other.caption
+    assert "reference protocol: ground truth" in gt.caption and "reference protocol: none" in none.caption
+    test_fail(lambda: run({"p": paper}, "none"), contains="needs a reference-free system")
