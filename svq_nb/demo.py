@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from fastcore.script import call_parse
 
 from .data import SynthScenes, render_scene_grid, colorize, to_uint8
 from .models import VQConfig
@@ -598,23 +597,28 @@ def load_results(run: str | os.PathLike = "runs/demo") -> dict:
     return json.loads(p.read_text(encoding="utf-8"))
 
 # %% ../nbs/12_demo.ipynb #1b9f405b
-@call_parse
-def main(out: str = "runs/demo",        # output folder (finished stages are cached in out/cache and reused)
-         quick: bool = False,           # every step at toy size (a minute or two; the numbers mean nothing)
-         fast: bool = False,            # only VQGAN-T, sVQGAN-T and the reference-free sVQGAN-T
-         lambda_sweep: bool = False,    # VQGAN-T and sVQGAN-T at lambda 0.01, 0.1 and 1.0
-         train_seeds: int = 1,          # repeat training with this many seeds and report the spread
-         size: int = None,              # image size (default 32; a multiple of 4)
-         steps1: int = None,            # stage-1 steps per VQ model
-         steps2: int = None,            # stage-2 (Transformer) steps per system
-         n_train: int = None,           # training scenes
-         n_val: int = None,             # evaluation scenes
-         precision: str = "fp32",       # 'fp32' or 'bf16' (autocast in training)
-         device: str = "auto",          # 'auto', 'cpu' or 'cuda'
-         threads: int = 0,              # CPU threads (0: all cores, whatever OMP_NUM_THREADS says)
-         seed: int = 0):                # every random choice derives from it
-    "Run the experiment on SynthScenes and write report.md, results.json, tables, figures and checkpoints to `out`."
-    torch.set_num_threads(threads or os.cpu_count() or 1)
-    given = {k: v for k, v in dict(size=size, steps1=steps1, steps2=steps2, n_train=n_train, n_val=n_val).items() if v is not None}
-    kw = dict(device=device, seed=seed, fast=fast, lambda_sweep=lambda_sweep, train_seeds=train_seeds, precision=precision, **given)
-    run_demo(out, DemoConfig.quick(**kw) if quick else DemoConfig(**kw))
+def main(argv: list[str] | None = None) -> dict:
+    "The command line of `make demo` (`python -m svq_nb.demo --help`); returns the results."
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m svq_nb.demo", description="Run the experiment on SynthScenes and write "
+                                "report.md, results.json, tables, figures and checkpoints to --out.")
+    p.add_argument("--out", default="runs/demo", help="output folder; finished stages are cached in OUT/cache and reused")
+    p.add_argument("--quick", action="store_true", help="every step at toy size (a minute or two; the numbers mean nothing)")
+    p.add_argument("--fast", action="store_true", help="only VQGAN-T, sVQGAN-T and the reference-free sVQGAN-T")
+    p.add_argument("--lambda-sweep", action="store_true", help="VQGAN-T and sVQGAN-T at lambda 0.01, 0.1 and 1.0")
+    p.add_argument("--train-seeds", type=int, default=1, help="repeat training with this many seeds and report the spread")
+    for k, h in (("size", "image size (default 32; a multiple of 4)"), ("steps1", "stage-1 steps per VQ model"),
+                 ("steps2", "stage-2 (Transformer) steps per system"), ("n-train", "training scenes"), ("n-val", "evaluation scenes")):
+        p.add_argument(f"--{k}", type=int, default=None, help=h)
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast in training")
+    p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: every core, whatever OMP_NUM_THREADS says)")
+    p.add_argument("--seed", type=int, default=0, help="every random choice derives from it")
+    a = p.parse_args(argv)
+    if a.train_seeds < 1: p.error(f"--train-seeds must be >= 1, got {a.train_seeds}")
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val).items() if v is not None}
+    kw = dict(device=a.device, seed=a.seed, fast=a.fast, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision, **given)
+    return run_demo(a.out, DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw))
+
+if __name__ == "__main__" and "__file__" in globals(): main()   # `python -m svq_nb.demo`, not a notebook kernel
