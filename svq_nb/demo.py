@@ -610,6 +610,7 @@ def main(argv: list[str] | None = None) -> dict:
     for k, h in (("size", "image size (default 32; a multiple of 4)"), ("steps1", "stage-1 steps per VQ model"),
                  ("steps2", "stage-2 (Transformer) steps per system"), ("n-train", "training scenes"), ("n-val", "evaluation scenes")):
         p.add_argument(f"--{k}", type=int, default=None, help=h)
+    p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast in training")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: every core, whatever OMP_NUM_THREADS says)")
@@ -617,7 +618,8 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     if a.train_seeds < 1: p.error(f"--train-seeds must be >= 1, got {a.train_seeds}")
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
-    given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val).items() if v is not None}
+    given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val,
+                                    segnet_steps=a.segnet_steps).items() if v is not None}
     kw = dict(device=a.device, seed=a.seed, fast=a.fast, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision, **given)
     return run_demo(a.out, DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw))
 
