@@ -12,12 +12,12 @@ from typing import Iterable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .synthesis import System
+from .synthesis import System, REFERENCES, reference_images, check_reference
 from .training import progress_iter
 from .metrics import FIDAccumulator, ConfusionMatrix, ssim, lpips, segment, min_fid_samples_warning
 
 # %% auto #0
-__all__ = ['HIGHER_IS_BETTER', 'REFERENCES', 'Table', 'reconstruction_table', 'synthesis_table']
+__all__ = ['HIGHER_IS_BETTER', 'PROTOCOLS', 'Table', 'reconstruction_table', 'synthesis_table']
 
 # %% ../nbs/10_evaluation.ipynb #f511e9a4
 HIGHER_IS_BETTER = {"FID": False, "SSIM": True, "LPIPS": False, "mIoU": True, "SC mIoU": True}
@@ -159,7 +159,15 @@ def _fid(real: FIDAccumulator, fake: FIDAccumulator, method: str = "sqrtm") -> f
         return real.compute(fake, method=method)
 
 # %% ../nbs/10_evaluation.ipynb #00744325
-REFERENCES = ("ground_truth", "none")
+PROTOCOLS = {"ground_truth": "ground truth (each coupled system's z_s reads the image it is scored against, the paper's protocol)",
+             "other": "other image (each coupled system's z_s reads another validation example's image, a fixed seeded derangement)",
+             "none": "none (no image at inference: z_s from the semantic map alone)"}
+
+def _reference_batches(batches: list, reference: str, seed: int) -> list:
+    "Per batch, the reference images of the protocol (`other`: a derangement over the whole set, not within a batch)."
+    refs = reference_images(torch.cat([x for x, _ in batches]), reference, seed)
+    if refs is None: return [None] * len(batches)
+    return list(refs.split([len(x) for x, _ in batches]))
 
 def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, batch_size: int = 32,
                     temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
@@ -168,7 +176,7 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
                     progress: bool | None = None) -> Table:
     "Table 1 (FID, SSIM, LPIPS of generated images; SC mIoU when `segnets[dataset]` is given) of `systems` on `datasets`."
     systems = _as_dict(systems)
-    if reference not in REFERENCES: raise ValueError(f"reference={reference!r}: expected one of {REFERENCES}")
+    for system in systems.values(): check_reference(system, reference)
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     segnets = segnets or {}
     metrics = (["FID"] if compute_fid else []) + ["SSIM", "LPIPS"] + (["SC mIoU"] if segnets else [])
@@ -181,9 +189,11 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(seg.n_classes) if seg is not None else None
             s_ssim, s_lpips = [], []
-            for b, (x, s) in enumerate(progress_iter(list(_batches(data, batch_size)), progress, f"{sname} on {dname}", leave=False)):
+            batches = list(_batches(data, batch_size))
+            refs = _reference_batches(batches, reference, seed) if system.cfg.coupled else [None] * len(batches)
+            for b, (x, s) in enumerate(progress_iter(batches, progress, f"{sname} on {dname}", leave=False)):
                 _check_classes(system, dname, s)
-                ref = x if (system.cfg.coupled and reference == "ground_truth") else None
+                ref = refs[b]
                 imgs = system.synthesize(s, reference=ref, n_samples=n_samples, temperature=temperature, top_k=top_k,
                                          top_p=top_p, seed=seed * 100_003 + b).cpu()
                 flat = imgs.flatten(0, 1)
@@ -201,8 +211,8 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
         if ceiling is not None: t.notes[dname] = f"the segmenter's mIoU on the real {dname} images is {ceiling.miou():.3f}"
     n = {d: _n(v) for d, v in datasets.items()}
     sampling = f"temperature {temperature}" + (f", top-k {top_k}" if top_k else "") + (f", top-p {top_p}" if top_p else "")
-    t.caption = (f"{n_samples} sample(s) for each of {_counts(n)} (seed {seed}, {sampling}); coupled systems' reference: "
-                 f"{reference.replace('_', ' ')}; LPIPS {lpips_net} v0.1." + _fid_note({d: v * n_samples for d, v in n.items()}, compute_fid)
+    t.caption = (f"{n_samples} sample(s) for each of {_counts(n)} (seed {seed}, {sampling}); reference protocol: "
+                 f"{PROTOCOLS[reference]}; LPIPS {lpips_net} v0.1." + _fid_note({d: v * n_samples for d, v in n.items()}, compute_fid)
                  + (" SC mIoU: a segmenter trained on real training images, scored on the samples against their input maps; "
                     + "; ".join(t.notes.values()) + "." if t.notes else ""))
     return t

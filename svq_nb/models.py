@@ -15,8 +15,8 @@ from .modules import Encoder, Decoder
 from .data import one_hot
 
 # %% auto #0
-__all__ = ['FUSES', 'VQConfig', 'VQModel', 'load_state_dict_strict', 'load_taming_vqgan', 'labels_to_one_hot', 'SegVQModel',
-           'SemanticVQModel']
+__all__ = ['FUSES', 'REF_FREE', 'VQConfig', 'VQModel', 'load_state_dict_strict', 'load_taming_vqgan', 'labels_to_one_hot',
+           'SegVQModel', 'SemanticVQModel']
 
 # %% ../nbs/04_models.ipynb #8ff7eeae
 @dataclass
@@ -188,6 +188,7 @@ class SegVQModel(VQModel):
 
 # %% ../nbs/04_models.ipynb #d9b78d68
 FUSES = ("concat", "none")
+REF_FREE = ("", "null_image", "label_branch")   # "": the paper (z_s reads the image); the two reference-free designs
 
 class SemanticVQModel(nn.Module):
     "The paper's sVQ model: one encoder on (image, one-hot map) -> z_x, z_s; f_sDec(z_s) -> logits; f_xDec(z_x, sg[z_s]) -> image."
@@ -196,17 +197,25 @@ class SemanticVQModel(nn.Module):
                  attn_resolutions: tuple[int, ...] = (16,), z_channels: int = 256, resolution: int = 256,
                  in_channels: int = 3, out_ch: int = 3, dropout: float = 0.0, embed_dim: int = 256,
                  embed_dim_s: int | None = None, beta: float = 0.25, fuse: str = "concat", quantizer: dict | None = None,
-                 seed: int = 0):
+                 seed: int = 0, ref_free: str = ""):
         super().__init__()
         if n_classes < 2: raise ValueError(f"SemanticVQModel needs n_classes >= 2, got {n_classes}")
         if fuse not in FUSES: raise ValueError(f"fuse must be one of {FUSES}, got {fuse!r}")
         if not 0.0 <= image_dropout <= 1.0: raise ValueError(f"image_dropout must lie in [0, 1], got {image_dropout}")
+        if ref_free not in REF_FREE: raise ValueError(f"ref_free must be one of {REF_FREE}, got {ref_free!r}")
+        if image_dropout > 0 and not ref_free: ref_free = "null_image"      # image dropout is design A
+        if image_dropout > 0 and ref_free == "label_branch":
+            raise ValueError("image_dropout applies to ref_free='null_image'; the 'label_branch' z_s never reads the image")
         arch = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions),
                     resolution=resolution, dropout=dropout)
         embed_dim_s = embed_dim_s or embed_dim
         self.n_classes, self.in_channels, self.z_channels, self.fuse = n_classes, in_channels, z_channels, fuse
-        self.image_dropout, self._gen = image_dropout, torch.Generator().manual_seed(seed)
-        self.encoder = Encoder(in_channels=in_channels + n_classes, z_channels=2 * z_channels, double_z=False, **arch)
+        self.ref_free, self.image_dropout, self._gen = ref_free, image_dropout, torch.Generator().manual_seed(seed)
+        flag = int(ref_free == "null_image")                   # design A: an explicit "is there an image" input channel
+        joint = ref_free != "label_branch"                     # one encoder emits both heads
+        self.encoder = Encoder(in_channels=in_channels + n_classes + flag, z_channels=(2 if joint else 1) * z_channels,
+                               double_z=False, **arch)
+        if not joint: self.encoder_s = Encoder(in_channels=n_classes, z_channels=z_channels, double_z=False, **arch)
         self.quant_conv_x = nn.Conv2d(z_channels, embed_dim, 1)
         self.quant_conv_s = nn.Conv2d(z_channels, embed_dim_s, 1)
         self.quantize_x = VectorQuantizer(n_embed_x, embed_dim, beta=beta, **(quantizer or {}))
@@ -225,14 +234,29 @@ class SemanticVQModel(nn.Module):
 
     @property
     def reference_free(self) -> bool:
-        "True when trained with image dropout, so `encode(None, label)` is meaningful."
-        return self.image_dropout > 0
+        "True when z_s is a function of the semantic map alone (`ref_free` set), so `encode(None, label)` is meaningful."
+        return bool(self.ref_free)
 
     def _drop_images(self, x: torch.Tensor) -> torch.Tensor:
-        "Training mode: zero each sample's image with probability `image_dropout` (seeded)."
-        if not (self.training and self.image_dropout > 0): return x
-        keep = torch.rand(x.shape[0], generator=self._gen) >= self.image_dropout
-        return x * keep.to(x.device, x.dtype)[:, None, None, None]
+        "Training mode: a keep mask [B] (1 = the image is seen), each image dropped with probability `image_dropout` (seeded)."
+        if not (self.training and self.image_dropout > 0): return x.new_ones(x.shape[0])
+        return (torch.rand(x.shape[0], generator=self._gen) >= self.image_dropout).to(x.device, x.dtype)
+
+    def _heads(self, x: torch.Tensor | None, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "Pre-quantization (h_x, h_s) of one-hot maps `s` and images `x` (None: no image) under this model's design."
+        B, _, H, W = s.shape
+        if not self.ref_free: return self.encoder(torch.cat([x, s.to(x.dtype)], 1)).chunk(2, dim=1)
+        if self.ref_free == "label_branch":
+            h_s = self.encoder_s(s)
+            h_x = self.encoder(torch.cat([s.new_zeros(B, self.in_channels, H, W) if x is None else x, s.to(h_s.dtype)], 1))
+            return h_x, h_s
+        # null_image: z_s always from the pass with no image (flag 0); z_x from the pass with the image (flag 1, or 0 if dropped)
+        none = torch.cat([s.new_zeros(B, self.in_channels + 1, H, W), s], 1)
+        h_none_x, h_s = self.encoder(none).chunk(2, dim=1)
+        if x is None: return h_none_x, h_s
+        keep = self._drop_images(x)[:, None, None, None]
+        seen = torch.cat([x * keep, s.to(x.dtype), keep.expand(B, 1, H, W)], 1)
+        return self.encoder(seen).chunk(2, dim=1)[0], h_s
 
     def encode(self, x: torch.Tensor | None, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         "(image or None, label map) -> (z_q_x, z_q_s, qloss_x, qloss_s, info with indices_x, indices_s, ...)."
@@ -240,13 +264,13 @@ class SemanticVQModel(nn.Module):
         B, _, H, W = s.shape
         if x is None:
             if not self.reference_free:
-                raise ValueError("this SemanticVQModel was built with image_dropout=0, so it needs a reference image: "
-                                 "encode(None, label) is only allowed for reference-free models (image_dropout > 0)")
-            x = s.new_zeros(B, self.in_channels, H, W)
+                raise ValueError("this SemanticVQModel's z_s reads the image (the paper's design), so it needs a reference image: "
+                                 "encode(None, label) is only allowed for reference-free models (ref_free='null_image' or "
+                                 "'label_branch', or image_dropout > 0)")
         elif x.ndim != 4 or x.shape[0] != B or x.shape[1] != self.in_channels or x.shape[-2:] != (H, W):
             raise ValueError(f"image must have shape [B, {self.in_channels}, H, W] matching the label map {tuple(label.shape)}, "
                              f"got {tuple(x.shape)}")
-        h_x, h_s = self.encoder(torch.cat([self._drop_images(x), s.to(x.dtype)], 1)).chunk(2, dim=1)
+        h_x, h_s = self._heads(x, s)
         z_q_x, qloss_x, info_x = self.quantize_x(self.quant_conv_x(h_x))
         z_q_s, qloss_s, info_s = self.quantize_s(self.quant_conv_s(h_s))
         info = {**{f"{k}_x": v for k, v in info_x.items()}, **{f"{k}_s": v for k, v in info_s.items()}}

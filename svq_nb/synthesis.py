@@ -19,8 +19,8 @@ from fastcore.basics import patch
 from .training import TrainConfig, train_stage1, train_stage2, save_checkpoint, load_checkpoint, pick_device
 
 # %% auto #0
-__all__ = ['SYSTEM_NAMES', 'SystemConfig', 'System', 'encode_dataset', 'save_system', 'load_system', 'tiny_system',
-           'reference_dependency']
+__all__ = ['SYSTEM_NAMES', 'REFERENCES', 'SystemConfig', 'System', 'derangement', 'reference_images', 'check_reference',
+           'encode_dataset', 'save_system', 'load_system', 'tiny_system', 'reference_dependency']
 
 # %% ../nbs/08_synthesis.ipynb #111ad839
 SYSTEM_NAMES = ("VQVAE-T", "VQGAN-T", "sVQVAE-T", "sVQGAN-T")
@@ -36,7 +36,8 @@ class SystemConfig:
     gpt_embd: int = 128
     gpt_dropout: float = 0.0
     lam: float = 0.1                  # weight of the semantic loss in Eq. 3 (coupled systems)
-    image_dropout: float = 0.0        # > 0: reference-free coupled model (beyond the paper)
+    image_dropout: float = 0.0        # > 0: reference-free coupled model, design A (beyond the paper)
+    ref_free: str = ""                # "null_image" or "label_branch": z_s from the map alone (see 04_models)
     disc_start: int = 250             # VQGAN: step at which the discriminator switches on
     disc_warmup: int = 100
     perceptual_weight: float = 1.0    # VQGAN: LPIPS weight (VQVAE systems use a pixel loss only)
@@ -48,6 +49,8 @@ class SystemConfig:
         if isinstance(self.vq, dict): self.vq = VQConfig(**self.vq)
         if self.image_dropout and not self.coupled:
             raise ValueError(f"image_dropout={self.image_dropout} only applies to the coupled systems (sVQVAE-T, sVQGAN-T), not {self.name}")
+        if self.ref_free and not self.coupled:
+            raise ValueError(f"ref_free={self.ref_free!r} only applies to the coupled systems (sVQVAE-T, sVQGAN-T), not {self.name}")
 
     @property
     def coupled(self) -> bool: return self.name.startswith("s")
@@ -83,7 +86,8 @@ class System(nn.Module):
         super().__init__()
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
-        if cfg.coupled: self.vq = SemanticVQModel.from_config(cfg.vq, cfg.n_classes, image_dropout=cfg.image_dropout, seed=cfg.seed)
+        if cfg.coupled: self.vq = SemanticVQModel.from_config(cfg.vq, cfg.n_classes, image_dropout=cfg.image_dropout,
+                                                                 ref_free=cfg.ref_free, seed=cfg.seed)
         else:
             self.image_vq = VQModel.from_config(cfg.vq)
             self.seg_vq = SegVQModel.from_config(cfg.vq, cfg.n_classes)
@@ -126,13 +130,13 @@ def cond_tokens(self: System, label: torch.Tensor, reference: torch.Tensor | Non
         if not self.cfg.coupled: return _flat(self.seg_vq.encode_indices(label))
         if reference is None and not self.vq.reference_free:
             raise ValueError(f"{self.name} needs a reference image to compute z_s: its encoder reads the image and the semantic "
-                             "map together (the paper's limitation). Pass reference=..., or train with image_dropout > 0 "
-                             "(SystemConfig(image_dropout=0.5)) for reference-free synthesis.")
+                             "map together (the paper's limitation). Pass reference=..., or build a reference-free system "
+                             "(SystemConfig(ref_free='label_branch') or image_dropout > 0) for synthesis from the map alone.")
         return _flat(self.vq.encode_indices(None if reference is None else reference.to(self.device), label)[1])
 
 @patch
 def tokens(self: System, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "(z_s tokens, z_x tokens), each [B, h*w]: the stage-2 training pairs."
+    "(z_s tokens, z_x tokens), each [B, h*w]: the stage-2 training pairs (reference-free systems: z_s equals `cond_tokens(label)`)."
     _check_pair(image, label)
     with _inference(self):
         image, label = image.to(self.device), label.to(self.device)
@@ -149,6 +153,33 @@ def decode_tokens(self: System, x_tokens: torch.Tensor, cond: torch.Tensor) -> t
         ix = x_tokens.to(self.device).view(-1, h, h)
         if self.cfg.coupled: return self.vq.decode_indices(ix, cond.to(self.device).view(-1, h, h)).clamp(-1, 1)
         return self.image_vq.decode_indices(ix).clamp(-1, 1)
+
+# %% ../nbs/08_synthesis.ipynb #17ec2483
+REFERENCES = ("ground_truth", "other", "none")
+
+def derangement(n: int, seed: int = 0) -> torch.Tensor:
+    "A seeded random permutation of range(n) with no fixed point (Sattolo's algorithm: one n-cycle); needs n >= 2."
+    if n < 2: raise ValueError(f"a derangement needs at least 2 items, got {n}")
+    g, p = torch.Generator().manual_seed(seed), list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = int(torch.randint(i, (1,), generator=g))
+        p[i], p[j] = p[j], p[i]
+    return torch.tensor(p)
+
+def reference_images(images: torch.Tensor, reference: str = "ground_truth", seed: int = 0) -> torch.Tensor | None:
+    "The reference each example's coupled z_s reads under a protocol: its own image, another example's (`derangement(seed)`), or None."
+    if reference not in REFERENCES: raise ValueError(f"reference={reference!r}: expected one of {REFERENCES}")
+    if reference == "none": return None
+    if reference == "ground_truth": return images
+    return images[derangement(len(images), seed)]
+
+def check_reference(system: System, reference: str) -> None:
+    "Raise a clear error when `system` cannot be run under the reference protocol `reference`."
+    if reference not in REFERENCES: raise ValueError(f"reference={reference!r}: expected one of {REFERENCES}")
+    if reference == "none" and not system.reference_free:
+        raise ValueError(f"reference='none' needs a reference-free system, but {system.name}'s z_s reads the image (the paper's "
+                         "design), so it needs a reference image: use reference='ground_truth' or 'other', or build it with "
+                         "ref_free='label_branch'")
 
 # %% ../nbs/08_synthesis.ipynb #2b7fde61
 @patch

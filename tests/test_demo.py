@@ -5,7 +5,12 @@ import svq_nb.demo as _module
 globals().update({k: v for k, v in vars(_module).items() if not k.startswith('__')})
 from fastcore.test import *
 import tempfile, json
+from dataclasses import replace
 from pathlib import Path
+import numpy as np, torch
+from svq_nb.data import SynthScenes
+from svq_nb.synthesis import tiny_system
+from svq_nb.training import TrainConfig
 
 # helpers imported above (fastcore's test_eq, ...) are not tests themselves
 for _name, _obj in list(globals().items()):
@@ -14,36 +19,91 @@ for _name, _obj in list(globals().items()):
         except (AttributeError, TypeError): pass
 
 
+def test_demo_scores_and_intervals():
+    from svq_nb.metrics import ConfusionMatrix
+    g = torch.Generator().manual_seed(0)
+    target, pred = torch.randint(0, 5, (6, 8, 8), generator=g), torch.randint(0, 5, (6, 8, 8), generator=g)
+    conf = per_example_confusion(pred, target, 5)
+    test_eq(conf.shape, (6, 5, 5))
+    test_eq(conf.sum(0), ConfusionMatrix(5).update(pred, target).mat)           # same counts as the library's matrix
+    test_eq(conf[2], ConfusionMatrix(5).update(pred[2:3], target[2:3]).mat)      # and per example
+    iou = iou_from_confusion(torch.tensor([[0, 0, 0], [0, 3, 1], [0, 2, 4]]))   # class 1: 3 / (3 + 1 + 2); class 2: 4 / (4 + 2 + 1)
+    test_close(iou[1:], torch.tensor([3 / 6, 4 / 7], dtype=torch.float64)); assert iou[0] != iou[0]
+    classes = list(SynthScenes.classes)
+    C = len(classes)
+    def row(ssim_, seed):
+        c = per_example_confusion(torch.randint(0, C, (20, 8, 8), generator=torch.Generator().manual_seed(seed)), torch.randint(1, C, (20, 8, 8), generator=torch.Generator().manual_seed(seed + 1)), C)
+        return RowScores(ssim=ssim_, lpips=torch.zeros(20), conf=c)
+    base = torch.rand(20, generator=g)
+    a, b = row(base + 0.1, 1), row(base, 1)
+    d = bootstrap_diff(a, b, classes, n=200)
+    test_close(d["SSIM"][0], 0.1, eps=1e-6); test_close(d["SSIM"][1], 0.1, eps=1e-6); test_close(d["SSIM"][2], 0.1, eps=1e-6)  # a constant shift: a point interval
+    test_eq(d["SC mIoU"][:3], (0.0, 0.0, 0.0))                                   # same segmentations: no difference
+    noisy = bootstrap_diff(row(torch.rand(20, generator=g), 3), b, classes, n=200)["SSIM"]
+    assert noisy[1] < noisy[0] < noisy[2] and noisy[2] - noisy[1] > 0.05         # independent rows: a real interval around the difference
+    test_eq(bootstrap_diff(a, b, classes, n=200, seed=4), bootstrap_diff(a, b, classes, n=200, seed=4))   # seeded
+
+
+def test_demo_probe_tiles_keys_paper():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6)); groups = np.arange(120) % 40
+    y = X @ np.array([1.0, -2.0, 0.5, 0, 0, 0]) + 0.05 * rng.normal(size=120)
+    assert _ridge_r2(X, y, groups, alpha=1e-4) > 0.95                          # a linear quantity: found
+    assert _ridge_r2(X, rng.normal(size=120), groups) < 0.05                    # noise: nothing to find
+    img, lab = SynthScenes(8, size=16, seed=0).tensors()
+    looks = [img] + [SynthScenes(8, size=16, seed=0, look=j).tensors()[0] for j in range(2)]
+    test_eq(SynthScenes(8, size=16, seed=0, look=1).tensors()[1], lab)          # a look changes appearance, not the map
+    base = tiny_system("VQGAN-T", len(SynthScenes.classes))
+    assert appearance_probe(base, lab, looks) <= 1e-9                           # z_s from the map alone cannot see the look
+    tile = np.arange(32 * 32 * 3, dtype=np.uint8).reshape(32, 32, 3)
+    big = enlarge(tile)
+    test_eq(big.shape, (96, 96, 3)); test_eq(big[::3, ::3], tile); test_eq(big[1::3, 2::3], tile)   # nearest neighbour, x3
+    test_eq(enlarge(np.zeros((100, 100, 3), np.uint8)).shape, (100, 100, 3))
+    assert settings_key({"a": 1, "b": 2}) == settings_key({"b": 2, "a": 1}) != settings_key({"a": 1, "b": 3})
+    cfg = DemoConfig.quick()
+    s1 = TrainConfig(steps=3)
+    vq_keys = {n: _stage1_key(c, "seg_vq", s1, "d") for n, c in system_configs(cfg, 17, 0).items() if not c.coupled}
+    test_eq(len(set(vq_keys.values())), 1)                                      # VQVAE-T and VQGAN-T share the semantic VQ model
+    im_keys = {n: _stage1_key(c, "image_vq", s1, "d") for n, c in system_configs(cfg, 17, 0).items() if not c.coupled}
+    test_eq(len(set(im_keys.values())), 2)                                      # but not the image model
+    test_eq(list(system_configs(replace(cfg, fast=True), 17, 0)), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
+    test_eq([c.lam for c in system_configs(replace(cfg, lambda_sweep=True), 17, 0).values()][1:], [0.01, 0.1, 1.0])
+    dirs = paper_directions("VQGAN-T", "sVQGAN-T")                               # from the shipped copy of the paper's Table 1
+    test_eq(dirs["SSIM"], [("Cityscapes", "better"), ("ADE20k", "better"), ("COCO-Stuff", "better")])
+    test_eq(dirs["FID"][0], ("Cityscapes", "worse"))                            # 131.37 vs 130.49
+    test_eq(len(paper_rows()), 45)
+
+
 def test_quick_demo_writes_everything():
-    from svq_nb.synthesis import load_system
-    from svq_nb.metrics import ssim
-    cfg = DemoConfig.quick(n_train=16, n_val=4, fid=False)
-    val = SynthScenes(cfg.n_val, size=cfg.size, split="val", seed=cfg.seed).tensors()
+    logs = []
     with tempfile.TemporaryDirectory() as d:
-        r = run_demo(d, cfg, log=lambda *a: None)
-        d = Path(d)
-        names = sorted(p.name for p in d.iterdir())
-        for f in ["samples.png", "compare.png", "summary.md", "synth_scenes_grid.png", "table1.md", "table1.csv", "table1.json", "table2.md",
-                  "table3.json", "table1_reference_free.md", "VQGAN-T.pt", "sVQGAN-T.pt", "sVQGAN-T_ref-free.pt"]:
+        r = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2), log=logs.append)
+        names = sorted(p.name for p in Path(d).iterdir())
+        for f in ["report.md", "results.json", "samples.png", "losses.png", "codebooks.png", "leakage.png", "budget.png", "compare.png",
+                  "table2.md", "table3.json", "VQVAE-T.pt", "sVQVAE-T.pt", "VQGAN-T.pt", "sVQGAN-T.pt", "sVQGAN-T_ref-free.pt"]:
             assert f in names, f"{f} missing from {names}"
-        # the tables on disk are the tables returned
-        for stem in ("table1", "table1_reference_free", "table2", "table3"):
-            test_eq((d / f"{stem}.md").read_text(), r[stem].to_markdown())
-            test_eq({(x["system"], x["dataset"], x["metric"]): x["value"] for x in json.loads((d / f"{stem}.json").read_text())["results"]},
-                    r[stem].values)
-        test_eq(sorted({s for s, _, _ in r["table1"].values}), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
-        test_eq(sorted({m for _, _, m in r["table1"].values}), ["LPIPS", "SC mIoU", "SSIM"])
-        test_eq(list(r["table1_reference_free"].systems), ["VQGAN-T", "sVQGAN-T (ref-free)"])
-        # each checkpoint holds the system that was evaluated: its reconstructions give Table 2's SSIM again
-        for name, stem in (("VQGAN-T", "VQGAN-T"), ("sVQGAN-T", "sVQGAN-T"), ("sVQGAN-T (ref-free)", "sVQGAN-T_ref-free")):
-            s = load_system(d / f"{stem}.pt")
-            test_close(ssim(val[0], s.reconstruct(*val)["image"]).mean().item(), r["table2"].values[(name, "SynthScenes", "SSIM")], eps=1e-5)
-            if s.cfg.coupled: test_close(reference_dependency(s, *val), r["reference_dependency"][name], eps=1e-9)
-        # samples.png: 4 rows; columns semantic map, ground truth, then 3 samples of each of 3 systems, 2 px gaps
-        sheet = np.asarray(Image.open(d / "samples.png").convert("RGB"))
-        test_eq(sheet.shape, (2 + 4 * 34, 2 + 11 * 34, 3))
-        test_eq(sheet[2:34, 2:34], colorize(val[1][:1])[0])
-        test_eq(sheet[2:34, 36:68], to_uint8(val[0][:1])[0])
-        summary = (d / "summary.md").read_text()
-        for name, v in r["reference_dependency"].items(): assert f"{name} {v:.1%}" in summary, (name, v)
-        assert r["table1"].to_markdown() in summary
+        R = json.loads((Path(d) / "results.json").read_text())
+        test_eq(sorted({v["system"] for v in R["rows"].values()}), ["VQGAN-T", "VQVAE-T", "sVQGAN-T", "sVQGAN-T (ref-free)", "sVQVAE-T"])
+        test_eq({v["reference"] for k, v in R["rows"].items() if k.startswith("sVQGAN-T ·")}, {"ground_truth", "other"})
+        test_eq(R["leakage"]["sVQGAN-T (ref-free)"]["z_s tokens changed by the reference"], 0.0)   # consistent reference-free z_s
+        test_eq(R["leakage"]["VQGAN-T"]["z_s tokens changed by the reference"], 0.0)
+        assert R["leakage"]["sVQGAN-T"]["z_s tokens changed by the reference"] > 0                 # the paper's z_s reads the image
+        assert all(len(v["SSIM"]) == 2 for v in R["rows"].values())                                # mean and spread over seeds
+        assert sum("trained" in l or "steps" in l for l in logs) > 0 and not any("reused" in l for l in logs[:3])
+        assert sum("(seg_vq) reused" in l for l in logs) == 1                                      # the baselines share one semantic VQ model
+        report = (Path(d) / "report.md").read_text()
+        for s in ("honest headline", "other reference", "Appearance probe", "Budget curve", "paper (Table 1)", "96 px"):
+            assert s in report, s
+    cfg = system_configs(DemoConfig.quick(), len(SynthScenes.classes), 0)["sVQGAN-T (ref-free)"]
+    cfg = replace(cfg, name="sVQVAE-T", vq=replace(cfg.vq, ch=8, z_channels=8, embed_dim=8, attn_resolutions=(), resolution=16), gpt_layers=1, gpt_embd=32, perceptual_weight=0.0)
+    data = SynthScenes(16, size=16, seed=0).tensors()
+    s1, s2 = TrainConfig(steps=2, batch_size=8, progress=False), TrainConfig(steps=4, batch_size=8, progress=False)
+    with tempfile.TemporaryDirectory() as d:
+        logs = []
+        a, _, snaps = train_system("x", cfg, data, s1, s2, Path(d), "k", (0.5, 1.0), Progress(1, logs.append))
+        assert not any("reused" in l for l in logs) and not torch.equal(snaps["0.5"]["head.weight"], snaps["1.0"]["head.weight"])
+        b, _, _ = train_system("x", cfg, data, s1, s2, Path(d), "k", (0.5, 1.0), Progress(1, logs.append))
+        test_eq(sum("reused" in l for l in logs), 2)                                                # stage 1 and stage 2 reused
+        for p, q in zip(a.state_dict().values(), b.state_dict().values()): test_eq(p, q)           # the very same weights
+        c, _, _ = train_system("x", cfg, data, replace(s1, steps=3), s2, Path(d), "k", (0.5, 1.0), Progress(1, logs.append))
+        test_eq(sum("reused" in l for l in logs), 2)                                                # other settings: trained anew

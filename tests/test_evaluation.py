@@ -56,7 +56,7 @@ def test_tables_bad_input():
     test_fail(lambda: reconstruction_table([s], {"synth": data}, compute_fid=False), contains="outside system sVQGAN-T's 5 classes")
     s = tiny_system("sVQGAN-T", len(SynthScenes.classes), size=32)
     test_fail(lambda: synthesis_table([s], {"synth": data}, reference="none", compute_fid=False), contains="needs a reference image")
-    test_fail(lambda: synthesis_table([s], {"synth": data}, reference="gt"), contains="expected one of ('ground_truth', 'none')")
+    test_fail(lambda: synthesis_table([s], {"synth": data}, reference="gt"), contains="expected one of ('ground_truth', 'other', 'none')")
     test_fail(lambda: synthesis_table([s], {"synth": (data[0][:1], data[1])}, compute_fid=False), contains="1 images but 2 labels")
 
 
@@ -81,3 +81,21 @@ def test_fid_and_semantic_consistency_columns():
     test_close(t.values[("VQVAE-T", "synth", "SC mIoU")], ConfusionMatrix(n).update(segment(seg, samples), data[1]).miou(), eps=1e-9)
     test_close(t.values[("VQVAE-T", "synth", "SSIM")], ssim(data[0], samples).mean().item(), eps=1e-5)
     assert "the segmenter's mIoU on the real synth images is" in t.caption and "biased upwards" in t.caption
+
+
+def test_synthesis_table_reference_protocols():
+    data = SynthScenes(4, size=32, split="val", seed=0).tensors()
+    n = len(SynthScenes.classes)
+    base, paper, free = (tiny_system(name, n, size=32, **kw) for name, kw in
+                         (("VQGAN-T", {}), ("sVQGAN-T", {}), ("sVQGAN-T", {"ref_free": "label_branch"})))
+    run = lambda systems, ref: synthesis_table(systems, {"synth": data}, seed=1, batch_size=3, compute_fid=False, reference=ref)
+    gt, other = run({"b": base, "p": paper, "f": free}, "ground_truth"), run({"b": base, "p": paper, "f": free}, "other")
+    for m in ("SSIM", "LPIPS"):
+        test_eq(gt.values[("b", "synth", m)], other.values[("b", "synth", m)])     # the baseline reads no reference
+        test_eq(gt.values[("f", "synth", m)], other.values[("f", "synth", m)])     # nor does a reference-free z_s
+    assert gt.values[("p", "synth", "SSIM")] != other.values[("p", "synth", "SSIM")]  # the paper's z_s does
+    none = run({"b": base, "f": free}, "none")
+    test_eq(none.values[("f", "synth", "SSIM")], gt.values[("f", "synth", "SSIM")])
+    assert "reference protocol: other image" in other.caption and "derangement" in other.caption
+    assert "reference protocol: ground truth" in gt.caption and "reference protocol: none" in none.caption
+    test_fail(lambda: run({"p": paper}, "none"), contains="needs a reference-free system")

@@ -194,29 +194,38 @@ def test_bad_input():
     with pytest.raises(ValueError, match="resolution 30 is not divisible"): VQModel.from_config(cfg, resolution=30, ch_mult=(1, 2, 2))
 
 
-def test_image_dropout_reference_free():
+def test_reference_free_designs():
     cfg = VQConfig.tiny(attention=False, ch=16, ch_mult=(1, 2), z_channels=8, embed_dim=4, resolution=16)
     label = torch.randint(0, 4, (64, 16, 16))
-    x = torch.rand(64, 3, 16, 16) + 0.5
+    x = torch.rand(64, 3, 16, 16) * 2 - 1
+    paper = SemanticVQModel.from_config(cfg, 4)
+    assert not paper.reference_free
+    test_fail(lambda: paper.encode(None, label), contains="needs a reference image")
+    test_fail(lambda: SemanticVQModel.from_config(cfg, 4, ref_free="zeros"), contains="ref_free must be one of")
+    test_fail(lambda: SemanticVQModel.from_config(cfg, 4, ref_free="label_branch", image_dropout=0.5), contains="never reads the image")
+    test_eq(SemanticVQModel.from_config(cfg, 4, image_dropout=0.5).ref_free, "null_image")   # image dropout = design A
+    for design in ("null_image", "label_branch"):
+        torch.manual_seed(0)
+        m = SemanticVQModel.from_config(cfg, 4, ref_free=design, image_dropout=0.5 if design == "null_image" else 0.0, seed=3)
+        assert m.reference_free
+        for mode in (True, False):                                       # training (with image dropout) and eval mode
+            m.train(mode)
+            with torch.no_grad():
+                z_none = m.encode(None, label)[4]["indices_s"]
+                # z_s is one function of the map: the same for no image, the true image, another image, a black image
+                for img in (x, x.roll(1, 0), torch.zeros_like(x), -torch.ones_like(x)):
+                    test_eq(m.encode(img, label)[4]["indices_s"], z_none)
+                _, h_s = m._heads(x, labels_to_one_hot(label, 4))
+                assert torch.equal(h_s, m._heads(None, labels_to_one_hot(label, 4))[1])   # before quantization too
+        m.eval()
+        with torch.no_grad():                                            # while z_x does read the image
+            assert not torch.equal(m.encode(x, label)[4]["indices_x"], m.encode(x.roll(1, 0), label)[4]["indices_x"])
     m = SemanticVQModel.from_config(cfg, 4, image_dropout=0.5, seed=3)
-    assert m.reference_free and not SemanticVQModel.from_config(cfg, 4).reference_free
-    dropped = m._drop_images(x)
-    expect = torch.rand(64, generator=torch.Generator().manual_seed(3)) < 0.5   # the seeded draw: about half the samples
-    test_eq(dropped.flatten(1).abs().sum(1) == 0, expect)               # exactly those are zeroed, the rest untouched
-    test_eq(dropped[~expect], x[~expect])
-    assert torch.equal(SemanticVQModel.from_config(cfg, 4, image_dropout=0.5, seed=3)._drop_images(x), dropped)  # seeded
-    m.eval()
-    assert torch.equal(m._drop_images(x), x)                           # never in eval mode
-    with torch.no_grad():
-        x_rec, s_logits, *_ = m(None, label)                           # reference-free synthesis path
-        test_eq(x_rec.shape, (64, 3, 16, 16))
-        free = m.encode(None, label)[4]["indices_s"]                  # reference-free synthesis ...
-    # ... sees z_s exactly as training saw it for the samples whose image was dropped, and differs where the image was kept
-    dropped = torch.rand(64, generator=torch.Generator().set_state(m._gen.get_state())) < 0.5   # the next training draw
-    m.train()
-    with torch.no_grad(): trained = m.encode(x, label)[4]["indices_s"]
-    assert torch.equal(trained[dropped], free[dropped])
-    assert not torch.equal(trained[~dropped], free[~dropped])
+    keep = m._drop_images(x)
+    expect = (torch.rand(64, generator=torch.Generator().manual_seed(3)) >= 0.5).float()   # the seeded draw
+    test_eq(keep, expect)                                                 # exactly those images are kept in training
+    test_eq(SemanticVQModel.from_config(cfg, 4, image_dropout=0.5, seed=3)._drop_images(x), keep)   # seeded
+    m.eval(); test_eq(m._drop_images(x), torch.ones(64))                 # never in eval mode
 
 
 def test_overfit_one_batch():

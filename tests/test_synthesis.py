@@ -58,6 +58,39 @@ def test_synthesize_seeds_and_reference():
     test_fail(lambda: s.synthesize(lab, reference=img, n_samples=0), contains="n_samples must be >= 1")
 
 
+def test_reference_free_tokens_consistent():
+    img, lab = SynthScenes(4, size=16, seed=6).tensors()
+    n = len(SynthScenes.classes)
+    for design in ("null_image", "label_branch"):
+        s = tiny_system("sVQGAN-T", n, ref_free=design)
+        z_s = s.cond_tokens(lab, None)
+        for other in (img, img.roll(1, 0), torch.zeros_like(img), torch.rand_like(img) * 2 - 1):
+            test_eq(s.tokens(other, lab)[0], z_s)                  # stage-2 pairs use the z_s that synthesis uses
+            test_eq(s.cond_tokens(lab, other), z_s)                # and a reference changes nothing
+        assert s.reference_free and reference_dependency(s, img, lab) == 0.0
+    paper = tiny_system("sVQGAN-T", n)
+    assert not torch.equal(paper.tokens(img, lab)[0], paper.tokens(img.roll(1, 0), lab)[0])   # the paper's z_s reads the image
+    test_fail(lambda: SystemConfig("VQGAN-T", n, ref_free="label_branch"), contains="only applies to the coupled systems")
+
+
+def test_reference_protocols():
+    for n in (2, 3, 10, 64):
+        p = derangement(n, seed=1)
+        test_eq(sorted(p.tolist()), list(range(n)))                 # a permutation
+        assert (p != torch.arange(n)).all()                         # no example keeps its own image
+        test_eq(p, derangement(n, seed=1))                          # seeded
+    assert not torch.equal(derangement(64, 1), derangement(64, 2))
+    test_fail(lambda: derangement(1), contains="at least 2")
+    img, lab = SynthScenes(5, size=16, seed=7).tensors()
+    test_eq(reference_images(img, "ground_truth"), img)
+    assert reference_images(img, "none") is None
+    test_eq(reference_images(img, "other", seed=3), img[derangement(5, 3)])
+    test_fail(lambda: reference_images(img, "random"), contains="expected one of")
+    test_fail(lambda: check_reference(tiny_system("sVQGAN-T", len(SynthScenes.classes)), "none"), contains="needs a reference-free system")
+    check_reference(tiny_system("sVQGAN-T", len(SynthScenes.classes), ref_free="label_branch"), "none")
+    check_reference(tiny_system("VQGAN-T", len(SynthScenes.classes)), "none")   # baselines are reference-free
+
+
 def test_save_load_roundtrip():
     img, lab = SynthScenes(2, size=16, seed=3).tensors()
     s = tiny_system("VQGAN-T", len(SynthScenes.classes))
