@@ -226,14 +226,16 @@ class RunLog:
             rs = [r for r in rows if r["part"] == p]
             for k in self.CURVES:
                 pts = [(r["step"], r[k]) for r in rs if k in r]
-                if pts: ax.plot(*zip(*pts), label=k)
+                if pts: ax.plot(*zip(*pts), label=k, marker="o" if len(pts) < 12 else None, ms=3)
             ax.set_title(p); ax.set_xlabel("step")
             if rs: ax.legend(fontsize=7)
         fig.tight_layout()
         return _atomic_png(self.run / "curves.png", lambda t: fig.savefig(t))
 
-def tile(columns: list[np.ndarray], gap: int = 2) -> np.ndarray:
-    "A uint8 sheet: column j shows the images `columns[j]` [B, H, W, 3] top to bottom."
+def tile(columns: list[np.ndarray], gap: int = 2, min_side: int = 64) -> np.ndarray:
+    "A uint8 sheet: column j shows the images `columns[j]` [B, H, W, 3] top to bottom (small images enlarged, nearest)."
+    k = max(1, min_side // columns[0].shape[1])
+    columns = [c.repeat(k, 1).repeat(k, 2) for c in columns]
     b, h, w, _ = columns[0].shape
     sheet = np.full((b * (h + gap) + gap, len(columns) * (w + gap) + gap, 3), 255, np.uint8)
     for j, col in enumerate(columns):

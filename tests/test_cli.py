@@ -73,7 +73,9 @@ def test_run_log_rewind():
         log.rewind("vq", 4)                                    # resuming the vq part from its step-4 checkpoint
         test_eq([(r["part"], r["step"]) for r in log.rows()], [("vq", 2), ("vq", 4)])
         assert (Path(d) / "curves.png").stat().st_size > 1000
-        test_eq(tile([np.zeros((2, 3, 4, 3), np.uint8)] * 2, gap=1).shape, (2 * 4 + 1, 2 * 5 + 1, 3))
+        test_eq(tile([np.zeros((2, 3, 4, 3), np.uint8)] * 2, gap=1, min_side=3).shape, (2 * 4 + 1, 2 * 5 + 1, 3))
+        sheet = tile([np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)], gap=0)   # 32 px shown at 64 px
+        test_eq(sheet.shape, (128, 64, 3)); test_eq(sheet[1, 1], sheet[0, 0]); test_ne(sheet[2, 2], sheet[0, 0])
 
 
 def test_cli_errors_are_one_line():
