@@ -291,14 +291,16 @@ def _mparams(m: nn.Module) -> str: return f"{sum(p.numel() for p in m.parameters
 
 class Trainer:
     "Trains one run folder: both stages, resuming each part from its newest checkpoint."
-    def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int = 0, log=print):
+    def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int = 0, keep: int = 3,
+                 max_nonfinite: int = 10, log=print):
         self.run, self.s, self.log = Path(run), settings, log
         self.preset = PRESETS[settings["preset"]]
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
                                            settings["image_dropout"], settings["seed"]))
         self.cfg1, self.cfg2 = train_configs(self.preset, settings["steps1"], settings["steps2"], settings["batch_size"],
-                                             settings["seed"], settings["ckpt_every"], device, num_workers=num_workers)
+                                             settings["seed"], settings["ckpt_every"], device, num_workers=num_workers,
+                                             ckpt_keep=keep, max_nonfinite=max_nonfinite)
         self.parts = [name for name, _, _ in self.system.stage1_parts()] + ["gpt"]
         self.metrics = RunLog(self.run, self.parts)
         self.stop = _StopFlag()
@@ -458,7 +460,7 @@ def cmd_train(a) -> int:
         print(f"resuming {run}")
     elif run.exists() and (not run.is_dir() or any(not p.name.startswith(".") for p in run.iterdir())):   # .tmp files: killed while starting
         raise CLIError(f"{run} exists and is not a run folder (no config.json): choose a new RUN folder")
-    tr = Trainer(run, settings, a.device, a.num_workers)
+    tr = Trainer(run, settings, a.device, a.num_workers, a.keep, a.max_nonfinite)
     run.mkdir(parents=True, exist_ok=True)
     if not (run / "config.json").is_file():
         tmp = run / ".config.json.tmp"; tmp.write_text(json.dumps(tr.config(), indent=1), encoding="utf-8"); os.replace(tmp, run / "config.json")
@@ -519,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pkeep", type=_prob, default=1.0, help="stage 2: keep each condition token with this probability")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for real datasets")
+    t.add_argument("--keep", type=_pos_int, default=3, help="checkpoints kept per part (the newest)")
+    t.add_argument("--max-nonfinite", type=_pos_int, default=10, help="stop after this many non-finite steps in a row")
     t.add_argument("--dry-run", action="store_true", help="print parameter counts and activation memory per sample, train nothing")
     t.set_defaults(func=cmd_train)
 

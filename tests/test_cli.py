@@ -112,18 +112,19 @@ def test_data_synth_command():
 def test_train_sample_evaluate_in_process():
     with tempfile.TemporaryDirectory() as d:
         args = ["train", f"{d}/run", "--system", "sVQVAE-T", "--data", "synth:12", "--preset", "test", "--steps1", "3", "--steps2", "3",
-                "--image-dropout", "0.5", "--device", "cpu"]
+                "--image-dropout", "0.5", "--keep", "1", "--max-nonfinite", "4", "--device", "cpu"]
         test_eq(main(args), 0)
         run = Path(d) / "run"
         cfg = json.loads((run / "config.json").read_text())
-        test_eq((cfg["steps1"], cfg["system_config"]["image_dropout"]), (3, 0.5))
+        test_eq((cfg["steps1"], cfg["system_config"]["image_dropout"], cfg["stage1"]["max_nonfinite"]), (3, 0.5, 4))
+        test_eq([p.name for p in (run / "checkpoints" / "vq").iterdir()], ["step-00000003.pt"])   # --keep 1
         rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
         test_eq([(r["part"], r["step"]) for r in rows], [("vq", 2), ("vq", 3), ("gpt", 2), ("gpt", 3)])
         assert (run / "curves.png").is_file() and (run / "grids" / "vq-00000003.png").is_file() and (run / "grids" / "gpt-00000003.png").is_file()
         from svq_nb.synthesis import load_system
         sysm = load_system(run / "system.pt")
         test_eq(main(args), 0)                                     # finished: says so, exits 0, changes nothing
-        code = main(args[:-2] + ["--steps1", "4"])                 # another run's options on this folder
+        code = main(args + ["--steps1", "4"])                      # another run's options on this folder
         test_eq(code, 2)
         test_eq(main(["sample", str(run), "--data", "synth:3", "--out", f"{d}/s", "--n", "2", "--samples-per-map", "2", "--reference", "none"]), 0)
         test_eq(sorted(p.name for p in Path(f"{d}/s").iterdir()), ["sample_00000.png", "sample_00001.png"])
