@@ -445,6 +445,9 @@ def cmd_train(a) -> int:
         n = len(load_data(a.data, "train", p.resolution, a.seed, 8)[1]) if a.data else 243
         dry_run(p, a.system or "sVQGAN-T", n)
         return 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:    # torchrun: each process would silently train its own copy
+        raise CLIError(f"WORLD_SIZE={os.environ['WORLD_SIZE']}: multi-process (torchrun / DistributedDataParallel) training is "
+                       "not implemented yet; run svq train as one process")
     for k in ("run", "system", "data"):
         if not getattr(a, k): raise CLIError(f"the {k.upper() if k == 'run' else '--' + k} argument is required (unless --dry-run)")
     parse_data_spec(a.data)

@@ -99,6 +99,10 @@ def test_cli_errors_are_one_line():
         (Path(d) / "x").mkdir(); (Path(d) / "x" / "junk.txt").write_text("hi")
         code, err = run_cli("train", f"{d}/x", "--system", "VQGAN-T", "--data", "synth", "--preset", "test")
         test_eq(code, 2); assert "not a run folder" in err
+        os.environ["WORLD_SIZE"] = "2"                      # as under torchrun --nproc_per_node 2
+        try: code, err = run_cli("train", f"{d}/w", "--system", "VQGAN-T", "--data", "synth", "--preset", "test")
+        finally: del os.environ["WORLD_SIZE"]
+        test_eq(code, 2); assert "not implemented yet" in err and not Path(f"{d}/w").exists()
 
 
 def test_data_synth_command():
