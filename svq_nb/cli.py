@@ -226,14 +226,16 @@ class RunLog:
             rs = [r for r in rows if r["part"] == p]
             for k in self.CURVES:
                 pts = [(r["step"], r[k]) for r in rs if k in r]
-                if pts: ax.plot(*zip(*pts), label=k)
+                if pts: ax.plot(*zip(*pts), label=k, marker="o" if len(pts) < 12 else None, ms=3)
             ax.set_title(p); ax.set_xlabel("step")
             if rs: ax.legend(fontsize=7)
         fig.tight_layout()
         return _atomic_png(self.run / "curves.png", lambda t: fig.savefig(t))
 
-def tile(columns: list[np.ndarray], gap: int = 2) -> np.ndarray:
-    "A uint8 sheet: column j shows the images `columns[j]` [B, H, W, 3] top to bottom."
+def tile(columns: list[np.ndarray], gap: int = 2, min_side: int = 64) -> np.ndarray:
+    "A uint8 sheet: column j shows the images `columns[j]` [B, H, W, 3] top to bottom (small images enlarged, nearest)."
+    k = max(1, min_side // columns[0].shape[1])
+    columns = [c.repeat(k, 1).repeat(k, 2) for c in columns]
     b, h, w, _ = columns[0].shape
     sheet = np.full((b * (h + gap) + gap, len(columns) * (w + gap) + gap, 3), 255, np.uint8)
     for j, col in enumerate(columns):
@@ -289,14 +291,16 @@ def _mparams(m: nn.Module) -> str: return f"{sum(p.numel() for p in m.parameters
 
 class Trainer:
     "Trains one run folder: both stages, resuming each part from its newest checkpoint."
-    def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int = 0, log=print):
+    def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int = 0, keep: int = 3,
+                 max_nonfinite: int = 10, log=print):
         self.run, self.s, self.log = Path(run), settings, log
         self.preset = PRESETS[settings["preset"]]
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
                                            settings["image_dropout"], settings["seed"]))
         self.cfg1, self.cfg2 = train_configs(self.preset, settings["steps1"], settings["steps2"], settings["batch_size"],
-                                             settings["seed"], settings["ckpt_every"], device, num_workers=num_workers)
+                                             settings["seed"], settings["ckpt_every"], device, num_workers=num_workers,
+                                             ckpt_keep=keep, max_nonfinite=max_nonfinite)
         self.parts = [name for name, _, _ in self.system.stage1_parts()] + ["gpt"]
         self.metrics = RunLog(self.run, self.parts)
         self.stop = _StopFlag()
@@ -441,6 +445,9 @@ def cmd_train(a) -> int:
         n = len(load_data(a.data, "train", p.resolution, a.seed, 8)[1]) if a.data else 243
         dry_run(p, a.system or "sVQGAN-T", n)
         return 0
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:    # torchrun: each process would silently train its own copy
+        raise CLIError(f"WORLD_SIZE={os.environ['WORLD_SIZE']}: multi-process (torchrun / DistributedDataParallel) training is "
+                       "not implemented yet; run svq train as one process")
     for k in ("run", "system", "data"):
         if not getattr(a, k): raise CLIError(f"the {k.upper() if k == 'run' else '--' + k} argument is required (unless --dry-run)")
     parse_data_spec(a.data)
@@ -456,7 +463,7 @@ def cmd_train(a) -> int:
         print(f"resuming {run}")
     elif run.exists() and (not run.is_dir() or any(not p.name.startswith(".") for p in run.iterdir())):   # .tmp files: killed while starting
         raise CLIError(f"{run} exists and is not a run folder (no config.json): choose a new RUN folder")
-    tr = Trainer(run, settings, a.device, a.num_workers)
+    tr = Trainer(run, settings, a.device, a.num_workers, a.keep, a.max_nonfinite)
     run.mkdir(parents=True, exist_ok=True)
     if not (run / "config.json").is_file():
         tmp = run / ".config.json.tmp"; tmp.write_text(json.dumps(tr.config(), indent=1), encoding="utf-8"); os.replace(tmp, run / "config.json")
@@ -517,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--pkeep", type=_prob, default=1.0, help="stage 2: keep each condition token with this probability")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for real datasets")
+    t.add_argument("--keep", type=_pos_int, default=3, help="checkpoints kept per part (the newest)")
+    t.add_argument("--max-nonfinite", type=_pos_int, default=10, help="stop after this many non-finite steps in a row")
     t.add_argument("--dry-run", action="store_true", help="print parameter counts and activation memory per sample, train nothing")
     t.set_defaults(func=cmd_train)
 

@@ -73,7 +73,9 @@ def test_run_log_rewind():
         log.rewind("vq", 4)                                    # resuming the vq part from its step-4 checkpoint
         test_eq([(r["part"], r["step"]) for r in log.rows()], [("vq", 2), ("vq", 4)])
         assert (Path(d) / "curves.png").stat().st_size > 1000
-        test_eq(tile([np.zeros((2, 3, 4, 3), np.uint8)] * 2, gap=1).shape, (2 * 4 + 1, 2 * 5 + 1, 3))
+        test_eq(tile([np.zeros((2, 3, 4, 3), np.uint8)] * 2, gap=1, min_side=3).shape, (2 * 4 + 1, 2 * 5 + 1, 3))
+        sheet = tile([np.arange(2 * 32 * 32 * 3, dtype=np.uint8).reshape(2, 32, 32, 3)], gap=0)   # 32 px shown at 64 px
+        test_eq(sheet.shape, (128, 64, 3)); test_eq(sheet[1, 1], sheet[0, 0]); test_ne(sheet[2, 2], sheet[0, 0])
 
 
 def test_cli_errors_are_one_line():
@@ -97,6 +99,10 @@ def test_cli_errors_are_one_line():
         (Path(d) / "x").mkdir(); (Path(d) / "x" / "junk.txt").write_text("hi")
         code, err = run_cli("train", f"{d}/x", "--system", "VQGAN-T", "--data", "synth", "--preset", "test")
         test_eq(code, 2); assert "not a run folder" in err
+        os.environ["WORLD_SIZE"] = "2"                      # as under torchrun --nproc_per_node 2
+        try: code, err = run_cli("train", f"{d}/w", "--system", "VQGAN-T", "--data", "synth", "--preset", "test")
+        finally: del os.environ["WORLD_SIZE"]
+        test_eq(code, 2); assert "not implemented yet" in err and not Path(f"{d}/w").exists()
 
 
 def test_data_synth_command():
@@ -110,18 +116,19 @@ def test_data_synth_command():
 def test_train_sample_evaluate_in_process():
     with tempfile.TemporaryDirectory() as d:
         args = ["train", f"{d}/run", "--system", "sVQVAE-T", "--data", "synth:12", "--preset", "test", "--steps1", "3", "--steps2", "3",
-                "--image-dropout", "0.5", "--device", "cpu"]
+                "--image-dropout", "0.5", "--keep", "1", "--max-nonfinite", "4", "--device", "cpu"]
         test_eq(main(args), 0)
         run = Path(d) / "run"
         cfg = json.loads((run / "config.json").read_text())
-        test_eq((cfg["steps1"], cfg["system_config"]["image_dropout"]), (3, 0.5))
+        test_eq((cfg["steps1"], cfg["system_config"]["image_dropout"], cfg["stage1"]["max_nonfinite"]), (3, 0.5, 4))
+        test_eq([p.name for p in (run / "checkpoints" / "vq").iterdir()], ["step-00000003.pt"])   # --keep 1
         rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
         test_eq([(r["part"], r["step"]) for r in rows], [("vq", 2), ("vq", 3), ("gpt", 2), ("gpt", 3)])
         assert (run / "curves.png").is_file() and (run / "grids" / "vq-00000003.png").is_file() and (run / "grids" / "gpt-00000003.png").is_file()
         from svq_nb.synthesis import load_system
         sysm = load_system(run / "system.pt")
         test_eq(main(args), 0)                                     # finished: says so, exits 0, changes nothing
-        code = main(args[:-2] + ["--steps1", "4"])                 # another run's options on this folder
+        code = main(args + ["--steps1", "4"])                      # another run's options on this folder
         test_eq(code, 2)
         test_eq(main(["sample", str(run), "--data", "synth:3", "--out", f"{d}/s", "--n", "2", "--samples-per-map", "2", "--reference", "none"]), 0)
         test_eq(sorted(p.name for p in Path(f"{d}/s").iterdir()), ["sample_00000.png", "sample_00001.png"])
