@@ -297,9 +297,11 @@ def draw_compare(view: CompareView, tile: float = 1.6, fontsize: int = 8) -> Fig
     ncols = max([len(r) for r in view.rows.values() if not isinstance(r, str)] + [len(view.top) + 1])
     nrows = 1 + len(view.rows)
     extra = 0.45 + n_lines * fontsize * 1.25 / 72                 # inches for the title above and the captions below a tile
-    fig = Figure(figsize=(ncols * tile * 1.1, nrows * (tile + extra) + 0.3))
+    height = nrows * (tile + extra) + 0.3
+    fig = Figure(figsize=(ncols * tile * 1.1, height))
     FigureCanvasAgg(fig)
-    axs = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(hspace=extra / tile, wspace=0.1))
+    axs = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(hspace=extra / tile, wspace=0.1, top=1 - 0.8 / height,
+                                                                     bottom=(extra - 0.4) / height))
     for ax in axs.flat: ax.axis("off")
     def show(ax, t: Tile):
         if t.rgb is not None: ax.imshow(t.rgb, interpolation="nearest")
@@ -317,7 +319,7 @@ def draw_compare(view: CompareView, tile: float = 1.6, fontsize: int = 8) -> Fig
             for ax, t in zip(axs[r], row): show(ax, t)
         axs[r, 0].text(-0.08, 0.5, name, rotation=90, ha="right", va="center", fontsize=fontsize + 2, fontweight="bold",
                        transform=axs[r, 0].transAxes)
-    fig.suptitle(view.title, fontsize=fontsize + 1)
+    fig.suptitle(view.title, fontsize=fontsize + 1, y=1 - 0.1 / height, va="top")
     return fig
 
 def figure_png(fig: Figure, dpi: int = 100, colors: int | None = 256) -> bytes:

@@ -66,7 +66,8 @@ def build(out: Path, nbs: Path = ROOT / "nbs") -> list:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "_docs"), help="folder to write (default _docs/)")
+    ap.add_argument("--nbs", default=str(ROOT / "nbs"), help="folder of notebooks to render (default nbs/)")
     args = ap.parse_args()
     t0 = time.time()
-    pages = build(Path(args.out))
+    pages = build(Path(args.out), Path(args.nbs))
     print(f"wrote {len(pages)} pages to {args.out} in {time.time() - t0:.0f} s; open {Path(args.out) / 'index.html'}")
