@@ -56,7 +56,7 @@ lab: setup
 
 # every notebook with its stored outputs as a static HTML site in _docs/ (nbconvert; open _docs/index.html)
 docs: setup
-	$(PY) tools/build_docs.py --out _docs
+	$(PY) tests/build_docs.py --out _docs
 
 clean:
 	rm -rf .sync runs/demo _proc _docs _artifacts

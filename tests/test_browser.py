@@ -230,7 +230,7 @@ def test_docs_site_in_chromium(tmp_path):
     nbs, out = tmp_path / "nbs", tmp_path / "docs"
     nbs.mkdir()
     for nb in ("index.ipynb", "01_data.ipynb", "11_compare.ipynb"): shutil.copy(NBS / nb, nbs / nb)
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_docs.py"), "--nbs", str(nbs), "--out", str(out)], check=True,
+    subprocess.run([sys.executable, str(ROOT / "tests" / "build_docs.py"), "--nbs", str(nbs), "--out", str(out)], check=True,
                    cwd=ROOT, timeout=300)
     assert 'href="12_demo.html"' not in (out / "index.html").read_text()   # only pages that exist are linked
     with chromium_page() as page:
