@@ -361,7 +361,7 @@ def comparisons(rows: list[str]) -> dict[str, tuple[str, str]]:
 
 def _segmenter(cfg: DemoConfig, cache: Path, n_classes: int, progress: Progress):
     "The semantic-consistency segmenter, trained on real training scenes once and cached by its settings."
-    from .metrics import SegNet
+    from svq_nb.metrics import SegNet
     path = cache / f"segnet-{settings_key('segnet', cfg.size, cfg.segnet_train, cfg.segnet_steps, cfg.seed)}.pt"
     if path.is_file():
         net = SegNet(n_classes); net.load_state_dict(load_checkpoint(path)); return net.eval()

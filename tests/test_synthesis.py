@@ -58,21 +58,6 @@ def test_synthesize_seeds_and_reference():
     test_fail(lambda: s.synthesize(lab, reference=img, n_samples=0), contains="n_samples must be >= 1")
 
 
-def test_reference_free_tokens_consistent():
-    img, lab = SynthScenes(4, size=16, seed=6).tensors()
-    n = len(SynthScenes.classes)
-    for design in ("null_image", "label_branch"):
-        s = tiny_system("sVQGAN-T", n, ref_free=design)
-        z_s = s.cond_tokens(lab, None)
-        for other in (img, img.roll(1, 0), torch.zeros_like(img), torch.rand_like(img) * 2 - 1):
-            test_eq(s.tokens(other, lab)[0], z_s)                  # stage-2 pairs use the z_s that synthesis uses
-            test_eq(s.cond_tokens(lab, other), z_s)                # and a reference changes nothing
-        assert s.reference_free and reference_dependency(s, img, lab) == 0.0
-    paper = tiny_system("sVQGAN-T", n)
-    assert not torch.equal(paper.tokens(img, lab)[0], paper.tokens(img.roll(1, 0), lab)[0])   # the paper's z_s reads the image
-    test_fail(lambda: SystemConfig("VQGAN-T", n, ref_free="label_branch"), contains="only applies to the coupled systems")
-
-
 def test_reference_protocols():
     for n in (2, 3, 10, 64):
         p = derangement(n, seed=1)
@@ -131,3 +116,18 @@ def test_reference_dependency_baseline_zero():
     # [A, A, B, B] rolled by one: two of four references change (A<->B), the other two stay -> half the two-image value
     test_close(reference_dependency(s, img[[0, 0, 1, 1]], lab[[0, 0, 0, 0]]), d / 2, eps=1e-6)
     test_fail(lambda: reference_dependency(tiny_system("VQGAN-T", len(SynthScenes.classes)), img[:1], lab[:1]), contains="at least 2")
+
+
+def test_reference_free_tokens_consistent():
+    img, lab = SynthScenes(4, size=16, seed=6).tensors()
+    n = len(SynthScenes.classes)
+    for design in ("null_image", "label_branch"):
+        s = tiny_system("sVQGAN-T", n, ref_free=design)
+        z_s = s.cond_tokens(lab, None)
+        for other in (img, img.roll(1, 0), torch.zeros_like(img), torch.rand_like(img) * 2 - 1):
+            test_eq(s.tokens(other, lab)[0], z_s)                  # stage-2 pairs use the z_s that synthesis uses
+            test_eq(s.cond_tokens(lab, other), z_s)                # and a reference changes nothing
+        assert s.reference_free and reference_dependency(s, img, lab) == 0.0
+    paper = tiny_system("sVQGAN-T", n)
+    assert not torch.equal(paper.tokens(img, lab)[0], paper.tokens(img.roll(1, 0), lab)[0])   # the paper's z_s reads the image
+    test_fail(lambda: SystemConfig("VQGAN-T", n, ref_free="label_branch"), contains="only applies to the coupled systems")
