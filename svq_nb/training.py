@@ -338,7 +338,6 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
         _backward(loss, opts["gen"])
         reset_restarted_moments(opts["gen"], model)   # dead codes restarted in this forward start without Adam moments
         if not grads_finite(loss, gen_params): return None
-        # here, between backward and the optimizer step: per-step fixes of gradients or optimizer moments
         _apply(opts["gen"], gen_params, cfg.grad_clip)
         logs = {"loss": loss.item(), **logs}
         if gan is not None:

@@ -64,13 +64,11 @@ def test_taming_keys_paper_size():
                      "quant_conv.weight": (256, 256, 1, 1), "post_quant_conv.bias": (256,)}.items():
         test_eq(expected[k], shape)
     assert "encoder.down.4.downsample.conv.weight" not in expected and "decoder.up.0.upsample.conv.weight" not in expected
-    t0 = time.perf_counter()
     model = VQModel.from_config(cfg)
     test_eq({k: tuple(v.shape) for k, v in model.state_dict().items()}, expected)
     sd = {k: torch.full(v, 0.01) for k, v in expected.items()}
     load_state_dict_strict(model, sd)                       # loads strictly
     assert torch.equal(model.quantize.embedding.weight, sd["quantize.embedding.weight"])
-    assert time.perf_counter() - t0 < 15
 
 
 def test_load_taming_ckpt():
