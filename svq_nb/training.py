@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
+import torch.distributed as dist
+from .quantize import data_parallel, dp_world, dp_sum
 
 # %% auto #0
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream',
@@ -96,10 +98,11 @@ def lr_at(cfg: TrainConfig, step: int, lr: float | None = None) -> float:
 
 # %% ../nbs/07_training.ipynb #d58fb02f
 class SeededBatches:
-    "Endless lists of indices: a fresh `randperm(n)` per epoch from one seeded generator, full batches only, the first `start` skipped."
-    def __init__(self, n: int, batch_size: int, seed: int = 0, start: int = 0):
+    "Endless lists of indices: a fresh `randperm(n)` per epoch from one seeded generator, full batches only, the first `start` skipped; rank `rank` of `world` gets its consecutive share of each (global) batch."
+    def __init__(self, n: int, batch_size: int, seed: int = 0, start: int = 0, rank: int = 0, world: int = 1):
         if batch_size > n: raise ValueError(f"batch_size={batch_size} is larger than the {n} training items")
-        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+        if batch_size % world: raise ValueError(f"the global batch_size={batch_size} does not split evenly across {world} processes")
+        self.n, self.batch_size, self.seed, self.start, self.rank, self.world = n, batch_size, seed, start, rank, world
     def __iter__(self) -> Iterator[list[int]]:
         g = torch.Generator().manual_seed(self.seed)
         per_epoch, k = self.n // self.batch_size, 0
@@ -109,20 +112,21 @@ class SeededBatches:
             for i in range(per_epoch):
                 k += 1
                 if k <= self.start: continue
-                yield perm[i * self.batch_size:(i + 1) * self.batch_size].tolist()
+                b = self.batch_size // self.world
+                yield perm[i * self.batch_size + self.rank * b:i * self.batch_size + (self.rank + 1) * b].tolist()
 
 def batch_stream(data, batch_size: int, seed: int = 0, device: str | torch.device = "cpu", start: int = 0,
-                 num_workers: int = 0, names: tuple = ("image", "label")) -> Iterator[dict]:
-    "Endless shuffled batches `{'image', 'label'}` from `(images, labels)` tensors or a `Dataset` of dicts, skipping the first `start`."
+                 num_workers: int = 0, names: tuple = ("image", "label"), rank: int = 0, world: int = 1) -> Iterator[dict]:
+    "Endless shuffled batches `{'image', 'label'}` from `(images, labels)` tensors or a `Dataset` of dicts, skipping the first `start`; `rank`'s shard of each."
     device = torch.device(device)
     if isinstance(data, (tuple, list)):
         images, labels = data
         if images is not None and len(images) != len(labels): raise ValueError(f"{len(images)} {names[0]}s but {len(labels)} {names[1]}s")
-        for idx in SeededBatches(len(labels), batch_size, seed, start):
+        for idx in SeededBatches(len(labels), batch_size, seed, start, rank, world):
             idx = torch.tensor(idx)
             yield {names[0]: None if images is None else images[idx].to(device), names[1]: labels[idx].to(device)}
     else:   # the same index order as tensors; skipped batches are never loaded
-        dl = DataLoader(data, batch_sampler=SeededBatches(len(data), batch_size, seed, start), num_workers=num_workers,
+        dl = DataLoader(data, batch_sampler=SeededBatches(len(data), batch_size, seed, start, rank, world), num_workers=num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
         for b in dl: yield {key: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for key, v in b.items()}
 
@@ -261,6 +265,8 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
          resume: bool, names: tuple = ("image", "label"), generators: dict | None = None, hooks: FitHooks | None = None) -> list[dict]:
     "The shared loop: `step_fn(batch, step) -> logs`, or None for a skipped (non-finite) step. Returns the logged history."
     device, generators, hooks = pick_device(cfg.device), generators or {}, hooks or FitHooks()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+    if cfg.batch_size % world: raise ValueError(f"the global batch_size={cfg.batch_size} does not split evenly across {world} processes")
     seed_everything(cfg.seed)
     start, history = 0, []
     found = latest_checkpoint(cfg.ckpt_dir) if cfg.ckpt_dir else (Path(cfg.ckpt_path) if cfg.ckpt_path and Path(cfg.ckpt_path).is_file() else None)
@@ -273,44 +279,70 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
               "runtime": {k: runtime_state(m) for k, m in modules.items()}, "generators": {k: g.get_state() for k, g in generators.items()},
               "step": step, "history": history, "config": asdict(cfg), "rng_cpu": torch.get_rng_state()}
         if device.type == "cuda": st["rng_cuda"] = torch.cuda.get_rng_state()
-        if cfg.ckpt_dir: return save_step_checkpoint(cfg.ckpt_dir, step, st, cfg.ckpt_keep)
-        return save_checkpoint(cfg.ckpt_path, st) if cfg.ckpt_path else None
-    stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names)
+        path = None
+        if rank == 0:     # the state is identical on every rank: rank 0 writes, the others wait until the file is there
+            if cfg.ckpt_dir: path = save_step_checkpoint(cfg.ckpt_dir, step, st, cfg.ckpt_keep)
+            elif cfg.ckpt_path: path = save_checkpoint(cfg.ckpt_path, st)
+        if world > 1: dist.barrier()
+        if rank == 0 or not (cfg.ckpt_dir or cfg.ckpt_path): return path
+        return Path(cfg.ckpt_dir) / f"step-{step:08d}.pt" if cfg.ckpt_dir else Path(cfg.ckpt_path)
+    stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names, rank=rank, world=world)
     for m in modules.values(): m.train()
-    it = progress_iter(range(start, cfg.steps), None if cfg.progress else False, leave=False)
+    it = progress_iter(range(start, cfg.steps), None if cfg.progress and rank == 0 else False, leave=False)
     window, skipped, in_a_row, t0, last = [], 0, 0, time.perf_counter(), found
-    for step in it:
-        for name, o in optimizers.items():
-            base = cfg.disc_lr if (name == "disc" and cfg.disc_lr) else cfg.lr
-            for gr in o.param_groups: gr["lr"] = lr_at(cfg, step, base)
-        logs = step_fn(next(stream), step)
-        if logs is None:                     # loss or gradients not finite: nothing was applied
-            skipped, in_a_row = skipped + 1, in_a_row + 1
-            if in_a_row >= cfg.max_nonfinite:
-                raise NonFiniteError(f"stopped at step {step + 1}: {in_a_row} steps in a row had a non-finite loss or gradient "
-                                     f"(max_nonfinite={cfg.max_nonfinite}); the last good checkpoint is {last}. "
-                                     "Try a lower learning rate, gradient clipping or fp32.")
-        else: window.append(logs); in_a_row = 0
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            row = {"step": step + 1, **_mean_logs(window), "nonfinite": skipped, "sec_per_step": (time.perf_counter() - t0) / (len(window) + skipped)}
-            history.append(row); window, skipped, t0 = [], 0, time.perf_counter()
-            if hasattr(it, "comment"): it.comment = " ".join(f"{k} {row[k]:.3g}" for k in hooks.comment if k in row)
-            if hooks.on_log: hooks.on_log(row)
-        stop = hooks.should_stop is not None and hooks.should_stop()
-        due = (cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0) or step + 1 == cfg.steps or stop
-        if due and in_a_row == 0: last = checkpoint(step + 1) or last
-        if stop: raise Interrupted(step + 1, last)
+    with data_parallel(world > 1):           # several ranks: modules reduce their batch statistics (see svq_nb.quantize)
+        for step in it:
+            for name, o in optimizers.items():
+                base = cfg.disc_lr if (name == "disc" and cfg.disc_lr) else cfg.lr
+                for gr in o.param_groups: gr["lr"] = lr_at(cfg, step, base)
+            logs = _dp_mean(step_fn(next(stream), step))
+            if logs is None:                     # loss or gradients not finite (on any rank): nothing was applied
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                if in_a_row >= cfg.max_nonfinite:
+                    raise NonFiniteError(f"stopped at step {step + 1}: {in_a_row} steps in a row had a non-finite loss or gradient "
+                                         f"(max_nonfinite={cfg.max_nonfinite}); the last good checkpoint is {last}. "
+                                         "Try a lower learning rate, gradient clipping or fp32.")
+            else: window.append(logs); in_a_row = 0
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                row = {"step": step + 1, **_mean_logs(window), "nonfinite": skipped, "sec_per_step": (time.perf_counter() - t0) / (len(window) + skipped)}
+                history.append(row); window, skipped, t0 = [], 0, time.perf_counter()
+                if hasattr(it, "comment"): it.comment = " ".join(f"{k} {row[k]:.3g}" for k in hooks.comment if k in row)
+                if hooks.on_log and rank == 0:
+                    with data_parallel(False): hooks.on_log(row)     # rank 0 alone: its models must not wait for the others
+            stop = _dp_any(hooks.should_stop is not None and hooks.should_stop())   # every rank stops at the same step
+            due = (cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0) or step + 1 == cfg.steps or stop
+            if due and in_a_row == 0: last = checkpoint(step + 1) or last
+            if stop: raise Interrupted(step + 1, last)
     for m in modules.values(): m.eval()
     return history
 
+def _dp_any(flag: bool) -> bool:
+    "True when `flag` is true on any rank (one all-reduce when training on several)."
+    if dp_world()[1] == 1: return bool(flag)
+    return bool(dp_sum(torch.tensor([float(flag)])) > 0)
+
+def _dp_mean(logs: dict | None) -> dict | None:
+    "The step's logs averaged over the ranks: means over equal shards, so the global batch's numbers."
+    world = dp_world()[1]
+    if logs is None or world == 1: return logs
+    vals = dp_sum(torch.tensor([float(v) for v in logs.values()], dtype=torch.float64)) / world
+    return dict(zip(logs, vals.tolist()))
+
 def _backward(loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+    "Zero the gradients, backpropagate; on several ranks average the gradients over them (one all-reduce)."
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    world = dp_world()[1]
+    if world == 1: return
+    grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+    if not grads: return
+    flat = dp_sum(torch.cat([g.reshape(-1) for g in grads])).div_(world)
+    for g, v in zip(grads, flat.split([g.numel() for g in grads])): g.copy_(v.view_as(g))
 
 def grads_finite(loss: torch.Tensor, params) -> bool:
-    "True when `loss` and every gradient of `params` are finite (one device sync)."
+    "True when `loss` and every gradient of `params` are finite (one device sync); on several ranks, on all of them."
     norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
-    return bool(torch.isfinite(torch.stack([loss.detach().float(), *norms])).all())
+    return not _dp_any(not bool(torch.isfinite(torch.stack([loss.detach().float(), *norms])).all()))
 
 def _apply(opt: torch.optim.Optimizer, params, clip: float | None) -> None:
     if clip: torch.nn.utils.clip_grad_norm_(params, clip)
