@@ -17,7 +17,7 @@ from .data import (SynthScenes, PairedFolder, ADE20k, Cityscapes, CocoStuff, Uni
                    write_synth_scenes, colorize, to_uint8)
 from .models import VQConfig
 from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device,
-                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part)
+                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part, save_tokens, load_tokens)
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
 
 # %% auto #0
@@ -368,17 +368,19 @@ class Trainer:
         else: sheet = reconstruction_sheet(self.system, x, s)
         _atomic_png(folder / f"{part}-{step:08d}.png", lambda t: Image.fromarray(sheet).save(t))
 
-    def tokens(self) -> tuple[torch.Tensor, torch.Tensor]:
-        "(z_s, z_x) tokens of the training set, encoded once by the trained stage 1 and kept in tokens.pt."
-        path = self.run / "tokens.pt"
-        if not path.is_file() and self.rank == 0:         # under torchrun rank 0 encodes, the others read its file
+    def tokens(self):
+        "(z_s, z_x) tokens of the training set, encoded once by the trained stage 1 into RUN/tokens/{cond,x}.npy, memory-mapped."
+        folder, old = self.run / "tokens", self.run / "tokens.pt"
+        if old.is_file() and not (folder / "x.npy").is_file():          # a run started before the token files
+            st = load_checkpoint(old)
+            return st["cond"], st["x"]
+        if not (folder / "x.npy").is_file() and self.rank == 0:          # under torchrun rank 0 encodes, the others read its files
             t0 = time.perf_counter()
             cond, x = encode_dataset(self.system, self.data)
-            save_checkpoint(path, {"cond": cond, "x": x})
-            self.log(f"encoded {len(x)} training images to tokens.pt in {time.perf_counter() - t0:.1f} s")
+            save_tokens(folder, cond, x)
+            self.log(f"encoded {len(x)} training images to {folder}/ in {time.perf_counter() - t0:.1f} s")
         _barrier()
-        st = load_checkpoint(path)
-        return st["cond"], st["x"]
+        return load_tokens(folder)
 
     def stage1_done(self) -> bool:
         return all((p := latest_checkpoint(self.run / "checkpoints" / n)) and checkpoint_step(p) >= self.cfg1.steps for n in self.parts[:-1])
@@ -444,6 +446,7 @@ def cmd_sample(a) -> int:
 def cmd_evaluate(a) -> int:
     from svq_nb.evaluation import reconstruction_table, synthesis_table
     from svq_nb.metrics import train_segnet
+    rank, world, device = init_distributed(a.device)   # torchrun: batches shared out, FID statistics / counts / score sums reduced
     systems = {Path(r).name: load_run(r) for r in a.runs}
     sizes = {s.cfg.vq.resolution for s in systems.values()}
     if len(sizes) > 1: raise CLIError(f"the runs have different resolutions {sorted(sizes)}: evaluate them separately")
@@ -453,17 +456,18 @@ def cmd_evaluate(a) -> int:
     data = {name: val}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the small-sample FID caveat is in each caption
-        t2, t3 = reconstruction_table(systems, data, compute_fid=a.fid, fid_method="eigh", device=a.device)
+        t2, t3 = reconstruction_table(systems, data, batch_size=a.batch_size, compute_fid=a.fid, fid_method="eigh", device=device)
         segnets = None
         if a.segnet_steps:
             train, _ = load_data(a.data, "train", size, a.seed)
-            segnets = {name: train_segnet(*take(train, a.segnet_n), steps=a.segnet_steps, seed=a.seed, n_classes=len(classes), device=a.device)}
-        t1 = synthesis_table(systems, data, n_samples=a.n_samples, seed=a.seed, segnets=segnets, compute_fid=a.fid,
-                             fid_method="eigh", device=a.device)
+            segnets = {name: train_segnet(*take(train, a.segnet_n), steps=a.segnet_steps, seed=a.seed, n_classes=len(classes), device=device)}
+        t1 = synthesis_table(systems, data, n_samples=a.n_samples, seed=a.seed, batch_size=a.batch_size, segnets=segnets,
+                             compute_fid=a.fid, fid_method="eigh", device=device)
+    if rank > 0: return 0                              # every rank holds the same tables; rank 0 writes them
     out = Path(a.out)
     for t, stem in ((t1, "table1"), (t2, "table2"), (t3, "table3")):
         t.save(out, stem); print(t.to_markdown())
-    print(f"wrote table1-3 (.md, .csv, .json) to {out}")
+    print(f"wrote table1-3 (.md, .csv, .json) to {out}" + (f" (scored by {world} processes)" if world > 1 else ""))
     return 0
 
 def cmd_demo(a) -> int:
@@ -597,6 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--segnet-steps", type=int, default=400, help="steps of the semantic-consistency segmenter (0: no SC column)")
     e.add_argument("--segnet-n", type=_pos_int, default=2000, help="training images for that segmenter")
     e.add_argument("--no-fid", dest="fid", action="store_false", help="skip FID (it needs thousands of images to mean much)")
+    e.add_argument("--batch-size", type=_pos_int, default=32, help="images per batch (under torchrun batch b goes to rank b mod G)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto"); e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
 

@@ -5,6 +5,7 @@
 # %% ../nbs/07_training.ipynb #5f8a1873
 from __future__ import annotations
 import math, os, time
+import numpy as np
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,7 +21,7 @@ from .quantize import data_parallel, dp_world, dp_sum
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream',
            'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint',
            'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'Interrupted',
-           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2']
+           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -115,6 +116,12 @@ class SeededBatches:
                 b = self.batch_size // self.world
                 yield perm[i * self.batch_size + self.rank * b:i * self.batch_size + (self.rank + 1) * b].tolist()
 
+def _rows(a, idx: list[int]) -> torch.Tensor:
+    "Rows `idx` of a tensor, or of a numpy array (a token file opened with mmap_mode='r': only these rows are read; integers as int64)."
+    if torch.is_tensor(a): return a[torch.tensor(idx)]
+    t = torch.from_numpy(np.asarray(a[np.asarray(idx)]))
+    return t if t.is_floating_point() else t.long()
+
 def batch_stream(data, batch_size: int, seed: int = 0, device: str | torch.device = "cpu", start: int = 0,
                  num_workers: int = 0, names: tuple = ("image", "label"), rank: int = 0, world: int = 1) -> Iterator[dict]:
     "Endless shuffled batches `{'image', 'label'}` from `(images, labels)` tensors or a `Dataset` of dicts, skipping the first `start`; `rank`'s shard of each."
@@ -123,8 +130,7 @@ def batch_stream(data, batch_size: int, seed: int = 0, device: str | torch.devic
         images, labels = data
         if images is not None and len(images) != len(labels): raise ValueError(f"{len(images)} {names[0]}s but {len(labels)} {names[1]}s")
         for idx in SeededBatches(len(labels), batch_size, seed, start, rank, world):
-            idx = torch.tensor(idx)
-            yield {names[0]: None if images is None else images[idx].to(device), names[1]: labels[idx].to(device)}
+            yield {names[0]: None if images is None else _rows(images, idx).to(device), names[1]: _rows(labels, idx).to(device)}
     else:   # the same index order as tensors; skipped batches are never loaded
         dl = DataLoader(data, batch_sampler=SeededBatches(len(data), batch_size, seed, start, rank, world), num_workers=num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
@@ -407,3 +413,28 @@ def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tens
         return {"loss": loss.item()}
     return _fit({"gpt": gpt}, {"opt": opt}, step_fn, (cond_tokens, x_tokens), cfg, resume, names=("cond", "x"),
                 generators={"pkeep": gen}, hooks=hooks)
+
+# %% ../nbs/07_training.ipynb #1335230e
+def save_tokens(folder: str | os.PathLike, cond: torch.Tensor, x: torch.Tensor) -> Path:
+    "Write token pairs to `folder/cond.npy` and `folder/x.npy` (int16 when the ids fit, else int32), each atomically."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    for name, t in (("cond", cond), ("x", x)):
+        if t.is_floating_point() or t.ndim != 2: raise ValueError(f"{name} tokens must be integers [N, T], got {t.dtype} {tuple(t.shape)}")
+        if t.numel() and (t.min() < 0 or t.max() >= 2**31): raise ValueError(f"{name} tokens must lie in [0, 2**31)")
+        dtype = np.int16 if not t.numel() or t.max() < 2**15 else np.int32
+        tmp = folder / f".{name}.tmp-{os.getpid()}.npy"
+        np.save(tmp, t.cpu().numpy().astype(dtype)); os.replace(tmp, folder / f"{name}.npy")
+    return folder
+
+def load_tokens(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    "(cond, x) token arrays of `folder`, memory-mapped read-only (`np.load(mmap_mode='r')`, no pickles)."
+    folder = Path(folder)
+    out = []
+    for name in ("cond", "x"):
+        path = folder / f"{name}.npy"
+        if not path.is_file(): raise FileNotFoundError(f"token file {path} does not exist")
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+        if a.ndim != 2 or a.dtype.kind not in "iu": raise ValueError(f"{path}: expected integer tokens [N, T], got {a.dtype} {a.shape}")
+        out.append(a)
+    if len(out[0]) != len(out[1]): raise ValueError(f"{folder}: {len(out[0])} condition rows but {len(out[1])} image-token rows")
+    return out[0], out[1]

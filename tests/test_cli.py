@@ -156,4 +156,4 @@ def test_train_on_each_real_format():
             test_eq(code, 0)
             sysm = load_system(run / "system.pt")
             test_eq((sysm.name, sysm.cfg.n_classes), (systems[name], 243))    # the paper's label space
-            test_eq(len(load_checkpoint(run / "tokens.pt")["x"]), 12 if name == "union" else 4)   # every training image encoded
+            test_eq(len(load_tokens(run / "tokens")[1]), 12 if name == "union" else 4)   # every training image encoded

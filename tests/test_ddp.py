@@ -129,6 +129,18 @@ def test_torchrun_train_resume_and_sample(tmp_path):
     names = sorted(p.name for p in (tmp_path / "s1").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "s2").iterdir()) and len(names) == 3
     for n in names: assert (tmp_path / "s1" / n).read_bytes() == (tmp_path / "s2" / n).read_bytes(), n
+    # svq evaluate: 3 batches of 2 shared out over 2 ranks (2 + 1), FID statistics, confusion counts and score sums reduced
+    ev = ["evaluate", str(ref), "--data", "synth:6", "--batch-size", "2", "--segnet-steps", "3", "--segnet-n", "8"]
+    p1 = subprocess.Popen(svq(*ev, "--out", str(tmp_path / "e1")), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    r2 = run(torchrun(*ev, "--out", str(tmp_path / "e2")))
+    assert p1.wait(timeout=300) == 0 and r2.returncode == 0, p1.stderr.read() + r2.stderr[-3000:]
+    assert "scored by 2 processes" in r2.stdout and r2.stdout.count("wrote table1-3") == 1
+    for stem in ("table1", "table2", "table3"):
+        t1, t2 = (json.loads((tmp_path / e / f"{stem}.json").read_text()) for e in ("e1", "e2"))
+        assert t1["caption"] == t2["caption"] and len(t1["results"]) == len(t2["results"]) >= 1
+        for x, y in zip(t1["results"], t2["results"]):
+            assert (x["system"], x["metric"]) == (y["system"], y["metric"])
+            assert y["value"] == pytest.approx(x["value"], rel=1e-6), (stem, x["metric"], x["value"], y["value"])
     # a global batch that does not split across the processes is refused before anything is written
     r = run(torchrun("train", str(tmp_path / "odd"), *ARGS[:-4], "--batch-size", "3", "--device", "cpu"))
     assert r.returncode != 0 and "global batch 3 does not split evenly across WORLD_SIZE=2" in r.stderr and not (tmp_path / "odd").exists()
