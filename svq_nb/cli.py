@@ -17,14 +17,15 @@ from .data import (SynthScenes, PairedFolder, ADE20k, Cityscapes, CocoStuff, Uni
                    write_synth_scenes, colorize, to_uint8)
 from .models import VQConfig
 from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device,
-                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part)
+                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part, save_tokens, load_tokens)
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
 
 # %% auto #0
 __all__ = ['SPEC_KINDS', 'SPEC_HELP', 'PRESETS', 'RUN_FORMAT', 'CLIError', 'DataSpec', 'parse_data_spec', 'load_data', 'take',
            'Preset', 'system_config', 'train_configs', 'activation_bytes', 'dry_run', 'RunLog', 'tile',
-           'reconstruction_sheet', 'sample_sheet', 'needs_reference', 'run_settings', 'Trainer', 'load_run',
-           'cmd_sample', 'cmd_evaluate', 'cmd_demo', 'cmd_data_synth', 'cmd_train', 'build_parser', 'main', 'console']
+           'reconstruction_sheet', 'sample_sheet', 'needs_reference', 'run_settings', 'init_distributed', 'Trainer',
+           'load_run', 'cmd_sample', 'cmd_evaluate', 'cmd_demo', 'cmd_data_synth', 'cmd_train', 'build_parser', 'main',
+           'console']
 
 # %% ../nbs/13_cli.ipynb #0c3c2595
 class CLIError(Exception):
@@ -287,13 +288,39 @@ class _StopFlag:
         print(f"\n{signal.Signals(signum).name}: finishing the current step, then writing a checkpoint ...", file=sys.stderr, flush=True)
     def __bool__(self): return self.signum is not None
 
+_TORCHRUN_ENV = ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+def init_distributed(device: str = "auto") -> tuple[int, int, str]:
+    "Under torchrun (WORLD_SIZE > 1) join the process group, NCCL on GPUs and gloo on CPUs; returns (rank, world size, this rank's device)."
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1: return 0, 1, device
+    missing = [k for k in _TORCHRUN_ENV if k not in os.environ]
+    if missing: raise CLIError(f"WORLD_SIZE={world} but {', '.join(missing)} not set: start the processes with "
+                               "torchrun --nproc_per_node N -m svq_nb.cli ...")
+    import torch.distributed as dist
+    if pick_device(device).type == "cuda":
+        local = int(os.environ["LOCAL_RANK"])
+        torch.cuda.set_device(local); device = f"cuda:{local}"
+    if not dist.is_initialized(): dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), world, device
+
+def _rank() -> int:
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+def _barrier() -> None:
+    "Wait for every rank (nothing in one process): rank 0 wrote a file the others read next."
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized(): dist.barrier()
+
 def _mparams(m: nn.Module) -> str: return f"{sum(p.numel() for p in m.parameters()) / 1e6:.2f}M"
 
 class Trainer:
     "Trains one run folder: both stages, resuming each part from its newest checkpoint."
     def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int = 0, keep: int = 3,
                  max_nonfinite: int = 10, log=print):
-        self.run, self.s, self.log = Path(run), settings, log
+        self.rank = _rank()                                     # under torchrun: rank 0 logs and writes, every rank trains
+        self.run, self.s, self.log = Path(run), settings, (log if self.rank == 0 else lambda *_, **__: None)
         self.preset = PRESETS[settings["preset"]]
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
@@ -320,8 +347,9 @@ class Trainer:
         else:
             self.log(f"stage {stage} [{part}]: {what}, steps {start + 1}-{cfg.steps} at batch {cfg.batch_size} on "
                      f"{pick_device(cfg.device)}" + (f" (resuming from {last})" if last else ""))
-            self.metrics.rewind(part, start)
-        grids = self.run / "grids"; grids.mkdir(exist_ok=True)
+            if self.rank == 0: self.metrics.rewind(part, start)
+        grids = self.run / "grids"
+        if self.rank == 0: grids.mkdir(exist_ok=True)
         def on_log(row):
             self.metrics.append(part, row)
             if row["step"] % cfg.ckpt_every == 0 or row["step"] == cfg.steps: self._grid(part, row["step"], grids)
@@ -340,17 +368,19 @@ class Trainer:
         else: sheet = reconstruction_sheet(self.system, x, s)
         _atomic_png(folder / f"{part}-{step:08d}.png", lambda t: Image.fromarray(sheet).save(t))
 
-    def tokens(self) -> tuple[torch.Tensor, torch.Tensor]:
-        "(z_s, z_x) tokens of the training set, encoded once by the trained stage 1 and kept in tokens.pt."
-        path = self.run / "tokens.pt"
-        if path.is_file():
-            st = load_checkpoint(path)
+    def tokens(self):
+        "(z_s, z_x) tokens of the training set, encoded once by the trained stage 1 into RUN/tokens/{cond,x}.npy, memory-mapped."
+        folder, old = self.run / "tokens", self.run / "tokens.pt"
+        if old.is_file() and not (folder / "x.npy").is_file():          # a run started before the token files
+            st = load_checkpoint(old)
             return st["cond"], st["x"]
-        t0 = time.perf_counter()
-        cond, x = encode_dataset(self.system, self.data)
-        save_checkpoint(path, {"cond": cond, "x": x})
-        self.log(f"encoded {len(x)} training images to tokens.pt in {time.perf_counter() - t0:.1f} s")
-        return cond, x
+        if not (folder / "x.npy").is_file() and self.rank == 0:          # under torchrun rank 0 encodes, the others read its files
+            t0 = time.perf_counter()
+            cond, x = encode_dataset(self.system, self.data)
+            save_tokens(folder, cond, x)
+            self.log(f"encoded {len(x)} training images to {folder}/ in {time.perf_counter() - t0:.1f} s")
+        _barrier()
+        return load_tokens(folder)
 
     def stage1_done(self) -> bool:
         return all((p := latest_checkpoint(self.run / "checkpoints" / n)) and checkpoint_step(p) >= self.cfg1.steps for n in self.parts[:-1])
@@ -369,7 +399,9 @@ class Trainer:
         cond, x = self.tokens()
         self._part("gpt", 2, self.cfg2, lambda cfg, hooks: train_stage2(self.system.gpt, cond, x, cfg, pkeep=self.s["pkeep"], resume=True, hooks=hooks),
                    f"Transformer {_mparams(self.system.gpt)} params, pkeep {self.s['pkeep']}")
-        out = save_system(self.system, self.run / "system.pt")
+        out = self.run / "system.pt"
+        if self.rank == 0: save_system(self.system, out)
+        _barrier()
         self.log(f"finished: {out} (load it with svq_nb.synthesis.load_system)")
         return out
 
@@ -391,21 +423,30 @@ def _reference(system: System, images: torch.Tensor, how: str) -> torch.Tensor |
     return images if how == "ground_truth" else images.roll(1, 0)
 
 def cmd_sample(a) -> int:
+    rank, world, _ = init_distributed("cpu")           # torchrun: map i is drawn by rank i % world, rank 0 writes them all
     system = load_run(a.run)
     data, _ = load_data(a.data, "val", system.cfg.vq.resolution, a.seed)
     x, s = take(data, a.n)
     ref = _reference(system, x, a.reference)
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    for i in range(len(s)):
-        sheet = sample_sheet(system, s[i:i + 1], None if ref is None else ref[i:i + 1], a.samples_per_map, a.seed + i,
-                             temperature=a.temperature, top_k=a.top_k, top_p=a.top_p)
-        Image.fromarray(sheet).save(out / f"sample_{i:05d}.png")
-    print(f"wrote {len(s)} PNGs to {out}: map, " + ("reference, " if ref is not None else "") + f"{a.samples_per_map} samples each")
+    out = Path(a.out)
+    if rank == 0: out.mkdir(parents=True, exist_ok=True)
+    sheets = {i: sample_sheet(system, s[i:i + 1], None if ref is None else ref[i:i + 1], a.samples_per_map, a.seed + i,
+                              temperature=a.temperature, top_k=a.top_k, top_p=a.top_p) for i in range(rank, len(s), world)}
+    if world > 1:
+        import torch.distributed as dist
+        parts = [None] * world if rank == 0 else None
+        dist.gather_object(sheets, parts, dst=0)
+        if rank == 0: sheets = {i: v for p in parts for i, v in p.items()}
+    if rank == 0:
+        for i in sorted(sheets): Image.fromarray(sheets[i]).save(out / f"sample_{i:05d}.png")
+        print(f"wrote {len(s)} PNGs to {out}: map, " + ("reference, " if ref is not None else "") + f"{a.samples_per_map} samples each"
+              + (f" (drawn by {world} processes)" if world > 1 else ""))
     return 0
 
 def cmd_evaluate(a) -> int:
     from svq_nb.evaluation import reconstruction_table, synthesis_table
     from svq_nb.metrics import train_segnet
+    rank, world, device = init_distributed(a.device)   # torchrun: batches shared out, FID statistics / counts / score sums reduced
     systems = {Path(r).name: load_run(r) for r in a.runs}
     sizes = {s.cfg.vq.resolution for s in systems.values()}
     if len(sizes) > 1: raise CLIError(f"the runs have different resolutions {sorted(sizes)}: evaluate them separately")
@@ -415,17 +456,18 @@ def cmd_evaluate(a) -> int:
     data = {name: val}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the small-sample FID caveat is in each caption
-        t2, t3 = reconstruction_table(systems, data, compute_fid=a.fid, fid_method="eigh", device=a.device)
+        t2, t3 = reconstruction_table(systems, data, batch_size=a.batch_size, compute_fid=a.fid, fid_method="eigh", device=device)
         segnets = None
         if a.segnet_steps:
             train, _ = load_data(a.data, "train", size, a.seed)
-            segnets = {name: train_segnet(*take(train, a.segnet_n), steps=a.segnet_steps, seed=a.seed, n_classes=len(classes), device=a.device)}
-        t1 = synthesis_table(systems, data, n_samples=a.n_samples, seed=a.seed, segnets=segnets, compute_fid=a.fid,
-                             fid_method="eigh", device=a.device)
+            segnets = {name: train_segnet(*take(train, a.segnet_n), steps=a.segnet_steps, seed=a.seed, n_classes=len(classes), device=device)}
+        t1 = synthesis_table(systems, data, n_samples=a.n_samples, seed=a.seed, batch_size=a.batch_size, segnets=segnets,
+                             compute_fid=a.fid, fid_method="eigh", device=device)
+    if rank > 0: return 0                              # every rank holds the same tables; rank 0 writes them
     out = Path(a.out)
     for t, stem in ((t1, "table1"), (t2, "table2"), (t3, "table3")):
         t.save(out, stem); print(t.to_markdown())
-    print(f"wrote table1-3 (.md, .csv, .json) to {out}")
+    print(f"wrote table1-3 (.md, .csv, .json) to {out}" + (f" (scored by {world} processes)" if world > 1 else ""))
     return 0
 
 def cmd_demo(a) -> int:
@@ -445,35 +487,47 @@ def cmd_train(a) -> int:
         n = len(load_data(a.data, "train", p.resolution, a.seed, 8)[1]) if a.data else 243
         dry_run(p, a.system or "sVQGAN-T", n)
         return 0
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:    # torchrun: each process would silently train its own copy
-        raise CLIError(f"WORLD_SIZE={os.environ['WORLD_SIZE']}: multi-process (torchrun / DistributedDataParallel) training is "
-                       "not implemented yet; run svq train as one process")
     for k in ("run", "system", "data"):
         if not getattr(a, k): raise CLIError(f"the {k.upper() if k == 'run' else '--' + k} argument is required (unless --dry-run)")
     parse_data_spec(a.data)
     run, settings = Path(a.run), run_settings(a)
+    world = int(os.environ.get("WORLD_SIZE", "1"))     # torchrun: --batch-size is the global batch, split across the processes
+    for b in {a.batch_size or p.batch1, a.batch_size or p.batch2}:
+        if b % world: raise CLIError(f"global batch {b} does not split evenly across WORLD_SIZE={world} processes: "
+                                     f"use a --batch-size that is a multiple of {world}")
+    rank, world, device = init_distributed(a.device)
+    try: return _train(a, run, settings, rank, device)
+    finally:
+        import torch.distributed as dist
+        if world > 1 and dist.is_initialized(): dist.destroy_process_group()
+
+def _train(a, run: Path, settings: dict, rank: int, device: str) -> int:
+    say = print if rank == 0 else (lambda *_, **__: None)
     if (run / "config.json").is_file():
         try: saved = json.loads((run / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e: raise CLIError(f"cannot read {run / 'config.json'}: {e}")
         if saved.get("format") != RUN_FORMAT: raise CLIError(f"{run / 'config.json'} is not an svq run config (format {saved.get('format')!r})")
         _check_same(run, saved, settings)
         if (run / "system.pt").is_file():
-            print(f"{run} is finished ({run / 'system.pt'}); nothing to do")
+            say(f"{run} is finished ({run / 'system.pt'}); nothing to do")
             return 0
-        print(f"resuming {run}")
+        say(f"resuming {run}")
     elif run.exists() and (not run.is_dir() or any(not p.name.startswith(".") for p in run.iterdir())):   # .tmp files: killed while starting
         raise CLIError(f"{run} exists and is not a run folder (no config.json): choose a new RUN folder")
-    tr = Trainer(run, settings, a.device, a.num_workers, a.keep, a.max_nonfinite)
-    run.mkdir(parents=True, exist_ok=True)
-    if not (run / "config.json").is_file():
-        tmp = run / ".config.json.tmp"; tmp.write_text(json.dumps(tr.config(), indent=1), encoding="utf-8"); os.replace(tmp, run / "config.json")
+    _barrier()                                          # every rank checked the folder before rank 0 writes into it
+    tr = Trainer(run, settings, device, a.num_workers, a.keep, a.max_nonfinite)
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        if not (run / "config.json").is_file():
+            tmp = run / ".config.json.tmp"; tmp.write_text(json.dumps(tr.config(), indent=1), encoding="utf-8"); os.replace(tmp, run / "config.json")
+    _barrier()
     old = {s: signal.signal(s, tr.stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try: tr.train(a.stage)
     except Interrupted as e:
-        print(f"interrupted: {e}. Resume with the same command:\n  svq {' '.join(sys.argv[1:]) if a.argv is None else ' '.join(a.argv)}", file=sys.stderr)
+        say(f"interrupted: {e}. Resume with the same command:\n  svq {' '.join(sys.argv[1:]) if a.argv is None else ' '.join(a.argv)}", file=sys.stderr)
         return 128 + (tr.stop.signum or 2)
     except NonFiniteError as e:
-        print(f"svq train: {e}", file=sys.stderr)
+        say(f"svq train: {e}", file=sys.stderr)
         return 1
     finally:
         for s, h in old.items(): signal.signal(s, h)
@@ -531,7 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("sample", help="PNGs of samples beside their semantic maps")
     sm.add_argument("run"); sm.add_argument("--data", required=True, help=SPEC_HELP); sm.add_argument("--out", required=True)
-    sm.add_argument("--n", type=_pos_int, default=8, help="number of semantic maps (the first N of the validation split)")
+    sm.add_argument("--n", "--maps", dest="n", type=_pos_int, default=8,
+                    help="number of semantic maps (the first N of the validation split); under torchrun write --maps (torchrun reads --n*)")
     sm.add_argument("--samples-per-map", type=_pos_int, default=4)
     sm.add_argument("--reference", choices=("ground_truth", "other", "none"), default="ground_truth",
                     help="coupled systems' reference image: the map's own, another image's, or none (needs --image-dropout training)")
@@ -546,6 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--segnet-steps", type=int, default=400, help="steps of the semantic-consistency segmenter (0: no SC column)")
     e.add_argument("--segnet-n", type=_pos_int, default=2000, help="training images for that segmenter")
     e.add_argument("--no-fid", dest="fid", action="store_false", help="skip FID (it needs thousands of images to mean much)")
+    e.add_argument("--batch-size", type=_pos_int, default=32, help="images per batch (under torchrun batch b goes to rank b mod G)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto"); e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
 

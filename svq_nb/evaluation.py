@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .synthesis import System, REFERENCES, reference_images, check_reference
 from .training import progress_iter
+from .quantize import data_parallel, dp_world, dp_sum
 from .metrics import FIDAccumulator, ConfusionMatrix, ssim, lpips, segment, min_fid_samples_warning
 
 # %% auto #0
@@ -111,7 +112,30 @@ def _check_classes(system: System, name: str, labels: torch.Tensor):
         raise ValueError(f"dataset {name!r} has label ids {bad.unique().tolist()[:10]} outside system {system.name}'s "
                          f"{system.cfg.n_classes} classes (expected ids in [0, {system.cfg.n_classes}))")
 
-def _mean(xs: list[torch.Tensor]) -> float: return torch.cat(xs).mean().item()
+def _ranks() -> tuple[int, int]:
+    "(rank, world size) of the default process group (under torchrun each rank scores every world-th batch), else (0, 1)."
+    with data_parallel(): return dp_world()
+
+def _mine(batches: list) -> list[tuple[int, tuple]]:
+    "(index, batch) of the batches this rank scores: batch b on rank b mod world (seeds depend on b, not on the rank)."
+    rank, world = _ranks()
+    return [(b, xs) for b, xs in enumerate(batches) if b % world == rank]
+
+def _mean(xs: list[torch.Tensor]) -> float:
+    "Mean of per-image scores; on several ranks the sum and count of every rank's scores."
+    if _ranks()[1] == 1: return torch.cat(xs).mean().item()
+    t = torch.cat(xs).double() if xs else torch.zeros(0, dtype=torch.float64)
+    with data_parallel(): s = dp_sum(torch.stack([t.sum(), torch.tensor(float(t.numel()), dtype=torch.float64)]))
+    return (s[0] / s[1]).item()
+
+def _reduce(fid: FIDAccumulator | None = None, conf: ConfusionMatrix | None = None) -> None:
+    "Several ranks: sum what each accumulated (FID count, feature sum and outer products; confusion counts), so every rank holds the totals."
+    if _ranks()[1] == 1: return
+    with data_parallel():
+        if fid is not None:
+            fid.n = int(dp_sum(torch.tensor([float(fid.n)], dtype=torch.float64, device=fid.device)).item())
+            dp_sum(fid.sum); dp_sum(fid.outer)
+        if conf is not None: dp_sum(conf.mat)
 
 # %% ../nbs/10_evaluation.ipynb #a188ac35
 def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_fid: bool = True, lpips_net: str = "alex",
@@ -127,7 +151,7 @@ def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(system.cfg.n_classes)
             s_ssim, s_lpips = [], []
-            for x, s in progress_iter(list(_batches(data, batch_size)), progress, f"{sname} on {dname}", leave=False):
+            for _, (x, s) in progress_iter(_mine(list(_batches(data, batch_size))), progress if _ranks()[0] == 0 else False, f"{sname} on {dname}", leave=False):
                 _check_classes(system, dname, s)
                 rec = system.reconstruct(x, s)
                 xr = rec["image"].cpu()
@@ -136,6 +160,8 @@ def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_
                 if compute_fid:
                     fake.update(xr)
                     if k == 0: real.update(x)
+            _reduce(fake, conf)
+            if k == 0: _reduce(real)
             if compute_fid: t2.values[(sname, dname, "FID")] = _fid(real, fake, fid_method)
             t2.values[(sname, dname, "SSIM")], t2.values[(sname, dname, "LPIPS")] = _mean(s_ssim), _mean(s_lpips)
             t3.values[(sname, dname, "mIoU")] = conf.miou()
@@ -191,7 +217,7 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
             s_ssim, s_lpips = [], []
             batches = list(_batches(data, batch_size))
             refs = _reference_batches(batches, reference, seed) if system.cfg.coupled else [None] * len(batches)
-            for b, (x, s) in enumerate(progress_iter(batches, progress, f"{sname} on {dname}", leave=False)):
+            for b, (x, s) in progress_iter(_mine(batches), progress if _ranks()[0] == 0 else False, f"{sname} on {dname}", leave=False):
                 _check_classes(system, dname, s)
                 ref = refs[b]
                 imgs = system.synthesize(s, reference=ref, n_samples=n_samples, temperature=temperature, top_k=top_k,
@@ -205,6 +231,8 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
                 if compute_fid:
                     fake.update(flat)
                     if k == 0: real.update(x)
+            _reduce(fake, conf)
+            if k == 0: _reduce(real, ceiling)
             if compute_fid: t.values[(sname, dname, "FID")] = _fid(real, fake, fid_method)
             t.values[(sname, dname, "SSIM")], t.values[(sname, dname, "LPIPS")] = _mean(s_ssim), _mean(s_lpips)
             if conf is not None: t.values[(sname, dname, "SC mIoU")] = conf.miou()

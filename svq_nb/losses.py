@@ -10,10 +10,11 @@ from torch import nn
 import torch.nn.functional as F
 from torch.func import functional_call
 from .weights import lpips_net
+from .quantize import dp_world, dp_sum, dp_sum_grad
 
 # %% auto #0
-__all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'weights_init', 'NLayerDiscriminator',
-           'hinge_d_loss', 'adaptive_weight', 'VQGANLoss', 'SemanticVQLoss']
+__all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'DPBatchNorm2d', 'weights_init',
+           'NLayerDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'VQGANLoss', 'SemanticVQLoss']
 
 # %% ../nbs/05_losses.ipynb #7a307e54
 def loss_logs(**terms) -> dict[str, float]:
@@ -63,6 +64,24 @@ class SegLoss(nn.Module):
         return loss, loss_logs(ce=ce, q=qloss, loss=loss)
 
 # %% ../nbs/05_losses.ipynb #ee7d48d0
+class DPBatchNorm2d(nn.BatchNorm2d):
+    "`nn.BatchNorm2d` whose training statistics are those of the global batch when training on several ranks (`data_parallel`)."
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or dp_world()[1] == 1: return super().forward(x)
+        dims, view = (0, 2, 3), (1, -1, 1, 1)
+        n = dp_sum(torch.tensor(float(x.numel() // x.shape[1]), device=x.device, dtype=x.dtype))
+        mean = dp_sum_grad(x.sum(dims)) / n                                # differentiable: gradients reach every rank's rows
+        var = dp_sum_grad(((x - mean.view(view)) ** 2).sum(dims)) / n       # biased, as BatchNorm normalises
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(m * mean.detach())
+                self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
+        y = (x - mean.view(view)) / torch.sqrt(var.view(view) + self.eps)
+        return y * self.weight.view(view) + self.bias.view(view) if self.affine else y
+
+
 def weights_init(m: nn.Module, generator: torch.Generator | None = None) -> None:
     "taming/pix2pix init: conv weights ~ N(0, 0.02), BatchNorm weight ~ N(1, 0.02) and bias 0."
     if isinstance(m, nn.Conv2d): nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
@@ -79,7 +98,7 @@ class NLayerDiscriminator(nn.Module):
         for n in range(1, n_layers + 1):
             prev, mult = mult, min(2 ** n, 8)
             stride = 2 if n < n_layers else 1                  # the last block keeps the resolution
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=False), nn.BatchNorm2d(ndf * mult),
+            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=False), DPBatchNorm2d(ndf * mult),
                        nn.LeakyReLU(0.2, True)]
         layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))      # one logit per patch
         self.main, self.n_layers = nn.Sequential(*layers), n_layers
@@ -112,6 +131,9 @@ def adaptive_weight(nll_loss: torch.Tensor, g_loss: torch.Tensor, last_layer: to
         if "not have been used in the graph" not in str(e): raise
         raise ValueError("last_layer was not used to compute the reconstruction: pass the decoder's final conv weight "
                          "(model.last_layer)") from None
+    world = dp_world()[1]
+    if world > 1:   # several ranks: the gradients of the global batch's losses (the mean over ranks), so lambda is the same everywhere
+        nll_grads, g_grads = dp_sum(nll_grads) / world, dp_sum(g_grads) / world
     w = torch.norm(nll_grads) / (torch.norm(g_grads) + 1e-4)
     return torch.clamp(w, 0.0, max_weight).detach() * disc_weight
 

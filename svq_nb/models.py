@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .quantize import VectorQuantizer
+from .quantize import VectorQuantizer, dp_rows
 from .modules import Encoder, Decoder
 from .data import one_hot
 
@@ -240,7 +240,8 @@ class SemanticVQModel(nn.Module):
     def _drop_images(self, x: torch.Tensor) -> torch.Tensor:
         "Training mode: a keep mask [B] (1 = the image is seen), each image dropped with probability `image_dropout` (seeded)."
         if not (self.training and self.image_dropout > 0): return x.new_ones(x.shape[0])
-        return (torch.rand(x.shape[0], generator=self._gen) >= self.image_dropout).to(x.device, x.dtype)
+        start, n = dp_rows(x.shape[0])                   # several ranks: draw for the global batch, keep this rank's rows
+        return (torch.rand(n, generator=self._gen)[start:start + x.shape[0]] >= self.image_dropout).to(x.device, x.dtype)
 
     def _heads(self, x: torch.Tensor | None, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "Pre-quantization (h_x, h_s) of one-hot maps `s` and images `x` (None: no image) under this model's design."

@@ -7,9 +7,58 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.distributed as dist
+from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
+__all__ = ['data_parallel', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'nearest_code', 'VectorQuantizer',
+           'reset_restarted_moments']
+
+# %% ../nbs/02_quantize.ipynb #e3262d9e
+_DP = {"on": False}
+
+@contextmanager
+def data_parallel(on: bool = True):
+    "Inside: modules reduce batch statistics across the ranks of the default process group (when it has more than one rank)."
+    old, _DP["on"] = _DP["on"], on
+    try: yield
+    finally: _DP["on"] = old
+
+def dp_world() -> tuple[int, int]:
+    "(rank, world size) of data-parallel training: (0, 1) outside `data_parallel` or without a process group."
+    if _DP["on"] and dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+def dp_sum(t: torch.Tensor) -> torch.Tensor:
+    "Sum `t` over the data-parallel ranks, in place (nothing in one process); returns `t`. NCCL: a CPU tensor goes through the GPU."
+    if dp_world()[1] == 1: return t
+    if t.device.type == "cpu" and dist.get_backend() == "nccl":
+        u = t.cuda(); dist.all_reduce(u); t.copy_(u.cpu())
+    else: dist.all_reduce(t)
+    return t
+
+class _SumOverRanks(torch.autograd.Function):
+    "All-reduce (sum) that gradients flow through: the backward sums the ranks' gradients of the result."
+    @staticmethod
+    def forward(ctx, t): return dp_sum(t.clone())
+    @staticmethod
+    def backward(ctx, g): return dp_sum(g.clone())
+
+def dp_sum_grad(t: torch.Tensor) -> torch.Tensor:
+    "Like `dp_sum`, out of place and differentiable (batch statistics such as BatchNorm's mean and variance)."
+    return _SumOverRanks.apply(t) if dp_world()[1] > 1 else t
+
+def dp_rows(n_local: int) -> tuple[int, int]:
+    "(first global row of this rank, global row count) when every rank holds `n_local` consecutive rows of the global batch."
+    rank, world = dp_world()
+    return rank * n_local, n_local * world
+
+def dp_std(z: torch.Tensor) -> torch.Tensor:
+    "`z.std()` (unbiased, all elements) of the rows of every rank together; two passes, like `torch.std`."
+    if dp_world()[1] == 1: return z.std()
+    n = dp_sum(torch.tensor(float(z.numel()), device=z.device, dtype=torch.float64))
+    mean = dp_sum(z.sum().double()) / n
+    return (dp_sum(((z.double() - mean) ** 2).sum()) / (n - 1)).sqrt().to(z.dtype)
 
 # %% ../nbs/02_quantize.ipynb #11290d86
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
@@ -87,6 +136,7 @@ class VectorQuantizer(nn.Module):
         if not self.training:
             perplexity, usage = _code_stats(counts)
             return dict(perplexity=perplexity, usage=usage)
+        dp_sum(counts)                                   # several ranks: counts of the global batch, identical everywhere
         self._counts[self._step % self._counts.shape[0]] = counts.to(torch.int32)
         self._step += 1
         self._age += 1
@@ -104,9 +154,16 @@ class VectorQuantizer(nn.Module):
         dead = self.dead_codes()
         self.restarted = dead                                # rows moved in the last training step
         if len(dead) == 0: return 0
-        pick = torch.randint(z_e.shape[0], (len(dead),), generator=self._gen).to(z_e.device)
+        start, n = dp_rows(z_e.shape[0])                   # several ranks: pick among the rows of the global batch
+        pick = torch.randint(n, (len(dead),), generator=self._gen).to(z_e.device)
         noise = torch.randn(len(dead), z_e.shape[1], generator=self._gen).to(z_e.device)
-        self.embedding.weight[dead] = (z_e[pick] + 0.01 * z_e.std() * noise).to(self.embedding.weight.dtype)
+        if n == z_e.shape[0]: rows = z_e[pick]
+        else:                                                # each rank fills the picked rows it holds; the sum has them all
+            mine = (pick >= start) & (pick < start + z_e.shape[0])
+            rows = z_e.new_zeros(len(dead), z_e.shape[1])
+            rows[mine] = z_e[pick[mine] - start]
+            dp_sum(rows)
+        self.embedding.weight[dead] = (rows + 0.01 * dp_std(z_e) * noise).to(self.embedding.weight.dtype)
         self._age[dead] = 0
         return len(dead)
 

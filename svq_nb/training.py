@@ -5,6 +5,7 @@
 # %% ../nbs/07_training.ipynb #5f8a1873
 from __future__ import annotations
 import math, os, time
+import numpy as np
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -13,12 +14,14 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
+import torch.distributed as dist
+from .quantize import data_parallel, dp_world, dp_sum
 
 # %% auto #0
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream',
            'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint',
            'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'Interrupted',
-           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2']
+           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -96,10 +99,11 @@ def lr_at(cfg: TrainConfig, step: int, lr: float | None = None) -> float:
 
 # %% ../nbs/07_training.ipynb #d58fb02f
 class SeededBatches:
-    "Endless lists of indices: a fresh `randperm(n)` per epoch from one seeded generator, full batches only, the first `start` skipped."
-    def __init__(self, n: int, batch_size: int, seed: int = 0, start: int = 0):
+    "Endless lists of indices: a fresh `randperm(n)` per epoch from one seeded generator, full batches only, the first `start` skipped; rank `rank` of `world` gets its consecutive share of each (global) batch."
+    def __init__(self, n: int, batch_size: int, seed: int = 0, start: int = 0, rank: int = 0, world: int = 1):
         if batch_size > n: raise ValueError(f"batch_size={batch_size} is larger than the {n} training items")
-        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+        if batch_size % world: raise ValueError(f"the global batch_size={batch_size} does not split evenly across {world} processes")
+        self.n, self.batch_size, self.seed, self.start, self.rank, self.world = n, batch_size, seed, start, rank, world
     def __iter__(self) -> Iterator[list[int]]:
         g = torch.Generator().manual_seed(self.seed)
         per_epoch, k = self.n // self.batch_size, 0
@@ -109,20 +113,26 @@ class SeededBatches:
             for i in range(per_epoch):
                 k += 1
                 if k <= self.start: continue
-                yield perm[i * self.batch_size:(i + 1) * self.batch_size].tolist()
+                b = self.batch_size // self.world
+                yield perm[i * self.batch_size + self.rank * b:i * self.batch_size + (self.rank + 1) * b].tolist()
+
+def _rows(a, idx: list[int]) -> torch.Tensor:
+    "Rows `idx` of a tensor, or of a numpy array (a token file opened with mmap_mode='r': only these rows are read; integers as int64)."
+    if torch.is_tensor(a): return a[torch.tensor(idx)]
+    t = torch.from_numpy(np.asarray(a[np.asarray(idx)]))
+    return t if t.is_floating_point() else t.long()
 
 def batch_stream(data, batch_size: int, seed: int = 0, device: str | torch.device = "cpu", start: int = 0,
-                 num_workers: int = 0, names: tuple = ("image", "label")) -> Iterator[dict]:
-    "Endless shuffled batches `{'image', 'label'}` from `(images, labels)` tensors or a `Dataset` of dicts, skipping the first `start`."
+                 num_workers: int = 0, names: tuple = ("image", "label"), rank: int = 0, world: int = 1) -> Iterator[dict]:
+    "Endless shuffled batches `{'image', 'label'}` from `(images, labels)` tensors or a `Dataset` of dicts, skipping the first `start`; `rank`'s shard of each."
     device = torch.device(device)
     if isinstance(data, (tuple, list)):
         images, labels = data
         if images is not None and len(images) != len(labels): raise ValueError(f"{len(images)} {names[0]}s but {len(labels)} {names[1]}s")
-        for idx in SeededBatches(len(labels), batch_size, seed, start):
-            idx = torch.tensor(idx)
-            yield {names[0]: None if images is None else images[idx].to(device), names[1]: labels[idx].to(device)}
+        for idx in SeededBatches(len(labels), batch_size, seed, start, rank, world):
+            yield {names[0]: None if images is None else _rows(images, idx).to(device), names[1]: _rows(labels, idx).to(device)}
     else:   # the same index order as tensors; skipped batches are never loaded
-        dl = DataLoader(data, batch_sampler=SeededBatches(len(data), batch_size, seed, start), num_workers=num_workers,
+        dl = DataLoader(data, batch_sampler=SeededBatches(len(data), batch_size, seed, start, rank, world), num_workers=num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=num_workers > 0)
         for b in dl: yield {key: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for key, v in b.items()}
 
@@ -261,6 +271,8 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
          resume: bool, names: tuple = ("image", "label"), generators: dict | None = None, hooks: FitHooks | None = None) -> list[dict]:
     "The shared loop: `step_fn(batch, step) -> logs`, or None for a skipped (non-finite) step. Returns the logged history."
     device, generators, hooks = pick_device(cfg.device), generators or {}, hooks or FitHooks()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+    if cfg.batch_size % world: raise ValueError(f"the global batch_size={cfg.batch_size} does not split evenly across {world} processes")
     seed_everything(cfg.seed)
     start, history = 0, []
     found = latest_checkpoint(cfg.ckpt_dir) if cfg.ckpt_dir else (Path(cfg.ckpt_path) if cfg.ckpt_path and Path(cfg.ckpt_path).is_file() else None)
@@ -273,44 +285,70 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
               "runtime": {k: runtime_state(m) for k, m in modules.items()}, "generators": {k: g.get_state() for k, g in generators.items()},
               "step": step, "history": history, "config": asdict(cfg), "rng_cpu": torch.get_rng_state()}
         if device.type == "cuda": st["rng_cuda"] = torch.cuda.get_rng_state()
-        if cfg.ckpt_dir: return save_step_checkpoint(cfg.ckpt_dir, step, st, cfg.ckpt_keep)
-        return save_checkpoint(cfg.ckpt_path, st) if cfg.ckpt_path else None
-    stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names)
+        path = None
+        if rank == 0:     # the state is identical on every rank: rank 0 writes, the others wait until the file is there
+            if cfg.ckpt_dir: path = save_step_checkpoint(cfg.ckpt_dir, step, st, cfg.ckpt_keep)
+            elif cfg.ckpt_path: path = save_checkpoint(cfg.ckpt_path, st)
+        if world > 1: dist.barrier()
+        if rank == 0 or not (cfg.ckpt_dir or cfg.ckpt_path): return path
+        return Path(cfg.ckpt_dir) / f"step-{step:08d}.pt" if cfg.ckpt_dir else Path(cfg.ckpt_path)
+    stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names, rank=rank, world=world)
     for m in modules.values(): m.train()
-    it = progress_iter(range(start, cfg.steps), None if cfg.progress else False, leave=False)
+    it = progress_iter(range(start, cfg.steps), None if cfg.progress and rank == 0 else False, leave=False)
     window, skipped, in_a_row, t0, last = [], 0, 0, time.perf_counter(), found
-    for step in it:
-        for name, o in optimizers.items():
-            base = cfg.disc_lr if (name == "disc" and cfg.disc_lr) else cfg.lr
-            for gr in o.param_groups: gr["lr"] = lr_at(cfg, step, base)
-        logs = step_fn(next(stream), step)
-        if logs is None:                     # loss or gradients not finite: nothing was applied
-            skipped, in_a_row = skipped + 1, in_a_row + 1
-            if in_a_row >= cfg.max_nonfinite:
-                raise NonFiniteError(f"stopped at step {step + 1}: {in_a_row} steps in a row had a non-finite loss or gradient "
-                                     f"(max_nonfinite={cfg.max_nonfinite}); the last good checkpoint is {last}. "
-                                     "Try a lower learning rate, gradient clipping or fp32.")
-        else: window.append(logs); in_a_row = 0
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            row = {"step": step + 1, **_mean_logs(window), "nonfinite": skipped, "sec_per_step": (time.perf_counter() - t0) / (len(window) + skipped)}
-            history.append(row); window, skipped, t0 = [], 0, time.perf_counter()
-            if hasattr(it, "comment"): it.comment = " ".join(f"{k} {row[k]:.3g}" for k in hooks.comment if k in row)
-            if hooks.on_log: hooks.on_log(row)
-        stop = hooks.should_stop is not None and hooks.should_stop()
-        due = (cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0) or step + 1 == cfg.steps or stop
-        if due and in_a_row == 0: last = checkpoint(step + 1) or last
-        if stop: raise Interrupted(step + 1, last)
+    with data_parallel(world > 1):           # several ranks: modules reduce their batch statistics (see svq_nb.quantize)
+        for step in it:
+            for name, o in optimizers.items():
+                base = cfg.disc_lr if (name == "disc" and cfg.disc_lr) else cfg.lr
+                for gr in o.param_groups: gr["lr"] = lr_at(cfg, step, base)
+            logs = _dp_mean(step_fn(next(stream), step))
+            if logs is None:                     # loss or gradients not finite (on any rank): nothing was applied
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                if in_a_row >= cfg.max_nonfinite:
+                    raise NonFiniteError(f"stopped at step {step + 1}: {in_a_row} steps in a row had a non-finite loss or gradient "
+                                         f"(max_nonfinite={cfg.max_nonfinite}); the last good checkpoint is {last}. "
+                                         "Try a lower learning rate, gradient clipping or fp32.")
+            else: window.append(logs); in_a_row = 0
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                row = {"step": step + 1, **_mean_logs(window), "nonfinite": skipped, "sec_per_step": (time.perf_counter() - t0) / (len(window) + skipped)}
+                history.append(row); window, skipped, t0 = [], 0, time.perf_counter()
+                if hasattr(it, "comment"): it.comment = " ".join(f"{k} {row[k]:.3g}" for k in hooks.comment if k in row)
+                if hooks.on_log and rank == 0:
+                    with data_parallel(False): hooks.on_log(row)     # rank 0 alone: its models must not wait for the others
+            stop = _dp_any(hooks.should_stop is not None and hooks.should_stop())   # every rank stops at the same step
+            due = (cfg.ckpt_every and (step + 1) % cfg.ckpt_every == 0) or step + 1 == cfg.steps or stop
+            if due and in_a_row == 0: last = checkpoint(step + 1) or last
+            if stop: raise Interrupted(step + 1, last)
     for m in modules.values(): m.eval()
     return history
 
+def _dp_any(flag: bool) -> bool:
+    "True when `flag` is true on any rank (one all-reduce when training on several)."
+    if dp_world()[1] == 1: return bool(flag)
+    return bool(dp_sum(torch.tensor([float(flag)])) > 0)
+
+def _dp_mean(logs: dict | None) -> dict | None:
+    "The step's logs averaged over the ranks: means over equal shards, so the global batch's numbers."
+    world = dp_world()[1]
+    if logs is None or world == 1: return logs
+    vals = dp_sum(torch.tensor([float(v) for v in logs.values()], dtype=torch.float64)) / world
+    return dict(zip(logs, vals.tolist()))
+
 def _backward(loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+    "Zero the gradients, backpropagate; on several ranks average the gradients over them (one all-reduce)."
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    world = dp_world()[1]
+    if world == 1: return
+    grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+    if not grads: return
+    flat = dp_sum(torch.cat([g.reshape(-1) for g in grads])).div_(world)
+    for g, v in zip(grads, flat.split([g.numel() for g in grads])): g.copy_(v.view_as(g))
 
 def grads_finite(loss: torch.Tensor, params) -> bool:
-    "True when `loss` and every gradient of `params` are finite (one device sync)."
+    "True when `loss` and every gradient of `params` are finite (one device sync); on several ranks, on all of them."
     norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
-    return bool(torch.isfinite(torch.stack([loss.detach().float(), *norms])).all())
+    return not _dp_any(not bool(torch.isfinite(torch.stack([loss.detach().float(), *norms])).all()))
 
 def _apply(opt: torch.optim.Optimizer, params, clip: float | None) -> None:
     if clip: torch.nn.utils.clip_grad_norm_(params, clip)
@@ -374,3 +412,28 @@ def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tens
         return {"loss": loss.item()}
     return _fit({"gpt": gpt}, {"opt": opt}, step_fn, (cond_tokens, x_tokens), cfg, resume, names=("cond", "x"),
                 generators={"pkeep": gen}, hooks=hooks)
+
+# %% ../nbs/07_training.ipynb #1335230e
+def save_tokens(folder: str | os.PathLike, cond: torch.Tensor, x: torch.Tensor) -> Path:
+    "Write token pairs to `folder/cond.npy` and `folder/x.npy` (int16 when the ids fit, else int32), each atomically."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    for name, t in (("cond", cond), ("x", x)):
+        if t.is_floating_point() or t.ndim != 2: raise ValueError(f"{name} tokens must be integers [N, T], got {t.dtype} {tuple(t.shape)}")
+        if t.numel() and (t.min() < 0 or t.max() >= 2**31): raise ValueError(f"{name} tokens must lie in [0, 2**31)")
+        dtype = np.int16 if not t.numel() or t.max() < 2**15 else np.int32
+        tmp = folder / f".{name}.tmp-{os.getpid()}.npy"
+        np.save(tmp, t.cpu().numpy().astype(dtype)); os.replace(tmp, folder / f"{name}.npy")
+    return folder
+
+def load_tokens(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    "(cond, x) token arrays of `folder`, memory-mapped read-only (`np.load(mmap_mode='r')`, no pickles)."
+    folder = Path(folder)
+    out = []
+    for name in ("cond", "x"):
+        path = folder / f"{name}.npy"
+        if not path.is_file(): raise FileNotFoundError(f"token file {path} does not exist")
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+        if a.ndim != 2 or a.dtype.kind not in "iu": raise ValueError(f"{path}: expected integer tokens [N, T], got {a.dtype} {a.shape}")
+        out.append(a)
+    if len(out[0]) != len(out[1]): raise ValueError(f"{folder}: {len(out[0])} condition rows but {len(out[1])} image-token rows")
+    return out[0], out[1]

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
+from .quantize import dp_rows
 
 # %% auto #0
 __all__ = ['GPTConfig', 'KVCache', 'CausalSelfAttention', 'MLP', 'Block', 'CondGPT', 'filter_logits', 'draw', 'toy_cond_task',
@@ -176,8 +177,10 @@ class CondGPT(nn.Module):
         if pkeep < 1.0:
             self._check(x, "x (z_x)", self.config.n_tokens, self.config.n_vocab, exact=False)
             dev = generator.device if generator is not None else x.device
-            keep = torch.rand(x.shape, generator=generator, device=dev).to(x.device) < pkeep
-            noise = torch.randint(0, self.config.n_vocab, x.shape, generator=generator, device=dev).to(x.device)
+            start, n = dp_rows(x.shape[0])               # several ranks: draw for the global batch, keep this rank's rows
+            rows = slice(start, start + x.shape[0])
+            keep = torch.rand((n, *x.shape[1:]), generator=generator, device=dev)[rows].to(x.device) < pkeep
+            noise = torch.randint(0, self.config.n_vocab, (n, *x.shape[1:]), generator=generator, device=dev)[rows].to(x.device)
             inp = torch.where(keep, x, noise)
         logits = self(cond, inp)
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), x.reshape(-1))

@@ -99,10 +99,14 @@ def test_cli_errors_are_one_line():
         (Path(d) / "x").mkdir(); (Path(d) / "x" / "junk.txt").write_text("hi")
         code, err = run_cli("train", f"{d}/x", "--system", "VQGAN-T", "--data", "synth", "--preset", "test")
         test_eq(code, 2); assert "not a run folder" in err
-        os.environ["WORLD_SIZE"] = "2"                      # as under torchrun --nproc_per_node 2
-        try: code, err = run_cli("train", f"{d}/w", "--system", "VQGAN-T", "--data", "synth", "--preset", "test")
+        os.environ["WORLD_SIZE"] = "3"                      # as under torchrun --nproc_per_node 3 (tests/test_ddp.py runs real ones)
+        try:
+            code, err = run_cli("train", f"{d}/w", "--system", "VQGAN-T", "--data", "synth", "--preset", "test", "--batch-size", "4")
+            test_eq(code, 2); assert "global batch 4 does not split evenly across WORLD_SIZE=3" in err, err
+            code, err = run_cli("train", f"{d}/w", "--system", "VQGAN-T", "--data", "synth", "--preset", "test", "--batch-size", "6")
+            test_eq(code, 2); assert "RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT not set" in err and "torchrun" in err, err
         finally: del os.environ["WORLD_SIZE"]
-        test_eq(code, 2); assert "not implemented yet" in err and not Path(f"{d}/w").exists()
+        test_eq(len(err.strip().splitlines()), 1); assert not Path(f"{d}/w").exists()
 
 
 def test_data_synth_command():
@@ -152,4 +156,4 @@ def test_train_on_each_real_format():
             test_eq(code, 0)
             sysm = load_system(run / "system.pt")
             test_eq((sysm.name, sysm.cfg.n_classes), (systems[name], 243))    # the paper's label space
-            test_eq(len(load_checkpoint(run / "tokens.pt")["x"]), 12 if name == "union" else 4)   # every training image encoded
+            test_eq(len(load_tokens(run / "tokens")[1]), 12 if name == "union" else 4)   # every training image encoded

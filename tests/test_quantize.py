@@ -13,6 +13,13 @@ for _name, _obj in list(globals().items()):
         except (AttributeError, TypeError): pass
 
 
+def test_dp_helpers():
+    with data_parallel():                                # no process group: one process, nothing to reduce
+        assert dp_world() == (0, 1) and dp_rows(5) == (0, 5)
+        t = torch.arange(3.); assert dp_sum(t) is t and t.tolist() == [0, 1, 2]
+        z = torch.randn(7, 3, generator=torch.Generator().manual_seed(0)); assert torch.equal(dp_std(z), z.std())
+
+
 def test_nearest_code_matches_bruteforce():
     g = torch.Generator().manual_seed(1)
     z, cb = torch.randn(200, 8, generator=g), torch.randn(50, 8, generator=g)

@@ -67,6 +67,30 @@ def test_checkpoint_folder():
         test_fail(lambda: checkpoint_step("model.pt"), contains="step-<8 digits>.pt")
 
 
+def test_tokens_on_disk():
+    import tempfile
+    from svq_nb.transformer import GPTConfig, CondGPT
+    g = torch.Generator().manual_seed(0)
+    cond, x = torch.randint(0, 8, (24, 4), generator=g), torch.randint(0, 300, (24, 6), generator=g)
+    with tempfile.TemporaryDirectory() as d:
+        save_tokens(d, cond, x)
+        mc, mx = load_tokens(d)
+        assert isinstance(mc, np.memmap) and mc.dtype == np.int16 and torch.equal(torch.from_numpy(np.array(mc)).long(), cond)
+        assert torch.equal(torch.from_numpy(np.array(mx)).long(), x)
+        save_tokens(d, cond, x + 40000); assert load_tokens(d)[1].dtype == np.int32        # ids past int16: int32
+        save_tokens(d, cond, x)
+        def gpt_run(c, t):
+            torch.manual_seed(0)
+            gpt = CondGPT(GPTConfig(n_vocab=300, n_cond_vocab=8, n_cond=4, n_tokens=6, n_layer=1, n_head=2, n_embd=16))
+            train_stage2(gpt, c, t, TrainConfig(steps=5, batch_size=8, lr=1e-2, device="cpu", progress=False, seed=1), pkeep=0.5)
+            return gpt.state_dict()
+        a, b = gpt_run(cond, x), gpt_run(*load_tokens(d))                               # in memory vs memory-mapped file
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        (Path(d) / "x.npy").unlink()
+        with pytest.raises(FileNotFoundError, match="x.npy"): load_tokens(d)
+    with pytest.raises(ValueError, match="integers"): save_tokens(tempfile.mkdtemp(), cond.float(), x)
+
+
 def test_resume_is_exact():
     from svq_nb.data import SynthScenes
     from svq_nb.models import VQConfig, SemanticVQModel
