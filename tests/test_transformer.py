@@ -4,7 +4,7 @@ import svq_nb.transformer as _module
 
 globals().update({k: v for k, v in vars(_module).items() if not k.startswith('__')})
 from fastcore.test import *
-import torch, pytest, time
+import os, torch, pytest, time
 import torch.nn.functional as F
 
 # helpers imported above (fastcore's test_eq, ...) are not tests themselves
@@ -192,16 +192,19 @@ def test_sampled_tokens_train_later():
 
 @pytest.mark.cuda
 def test_cuda_cache_equivalence():
-    if not torch.cuda.is_available(): pytest.skip("needs a GPU (run on a GPU machine with nbdev_test --flags cuda or pytest --cuda)")
-    cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=7, n_tokens=9)
-    m = CondGPT(cfg).cuda().eval()
-    cond = torch.randint(0, 12, (4, 7), device="cuda")
-    x = m.sample(cond, greedy=True)
-    test_eq(x.device.type, "cuda")
-    test_eq(x, m.sample(cond, greedy=True, use_cache=False))
-    g = torch.Generator().manual_seed(1)                                       # a CPU generator drives GPU sampling
-    test_eq(m.sample(cond, generator=torch.Generator().manual_seed(1)), m.sample(cond, generator=g, use_cache=False))
-    assert (m(cond, x) - m.cpu()(cond.cpu(), x.cpu()).cuda()).abs().max() < 1e-3
+    if not torch.cuda.is_available():
+        if os.environ.get("IN_TEST"): pytest.skip("needs a GPU (run on a GPU machine with nbdev_test --flags cuda or pytest --cuda)")
+        print("needs a GPU: not run here (a reader's run-all goes on; nbdev_test --flags cuda and pytest --cuda run it on a GPU)")
+    else:
+        cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=7, n_tokens=9)
+        m = CondGPT(cfg).cuda().eval()
+        cond = torch.randint(0, 12, (4, 7), device="cuda")
+        x = m.sample(cond, greedy=True)
+        test_eq(x.device.type, "cuda")
+        test_eq(x, m.sample(cond, greedy=True, use_cache=False))
+        g = torch.Generator().manual_seed(1)                                       # a CPU generator drives GPU sampling
+        test_eq(m.sample(cond, generator=torch.Generator().manual_seed(1)), m.sample(cond, generator=g, use_cache=False))
+        assert (m(cond, x) - m.cpu()(cond.cpu(), x.cpu()).cuda()).abs().max() < 1e-3
 
 
 def test_toy_task_learns_condition():
