@@ -305,8 +305,8 @@ def init_distributed(device: str = "auto") -> tuple[int, int, str]:
     return dist.get_rank(), world, device
 
 def _rank() -> int:
-    import torch.distributed as dist
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    from svq_nb.quantize import process_group
+    return process_group()[0]
 
 def _barrier() -> None:
     "Wait for every rank (nothing in one process): rank 0 wrote a file the others read next."

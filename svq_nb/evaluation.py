@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .synthesis import System, REFERENCES, reference_images, check_reference
 from .training import progress_iter
-from .quantize import data_parallel, dp_world, dp_sum
+from .quantize import data_parallel, dp_sum, process_group
 from .metrics import FIDAccumulator, ConfusionMatrix, ssim, lpips, segment, min_fid_samples_warning
 
 # %% auto #0
@@ -114,7 +114,7 @@ def _check_classes(system: System, name: str, labels: torch.Tensor):
 
 def _ranks() -> tuple[int, int]:
     "(rank, world size) of the default process group (under torchrun each rank scores every world-th batch), else (0, 1)."
-    with data_parallel(): return dp_world()
+    return process_group()
 
 def _mine(batches: list) -> list[tuple[int, tuple]]:
     "(index, batch) of the batches this rank scores: batch b on rank b mod world (seeds depend on b, not on the rank)."

@@ -11,8 +11,8 @@ import torch.distributed as dist
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['data_parallel', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'nearest_code', 'VectorQuantizer',
-           'reset_restarted_moments']
+__all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'nearest_code',
+           'VectorQuantizer', 'reset_restarted_moments']
 
 # %% ../nbs/02_quantize.ipynb #e3262d9e
 _DP = {"on": False}
@@ -24,10 +24,13 @@ def data_parallel(on: bool = True):
     try: yield
     finally: _DP["on"] = old
 
+def process_group() -> tuple[int, int]:
+    "(rank, world size) of the default torch.distributed process group; (0, 1) without one."
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
 def dp_world() -> tuple[int, int]:
     "(rank, world size) of data-parallel training: (0, 1) outside `data_parallel` or without a process group."
-    if _DP["on"] and dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+    return process_group() if _DP["on"] else (0, 1)
 
 def dp_sum(t: torch.Tensor) -> torch.Tensor:
     "Sum `t` over the data-parallel ranks, in place (nothing in one process); returns `t`. NCCL: a CPU tensor goes through the GPU."

@@ -15,13 +15,14 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
 import torch.distributed as dist
-from .quantize import data_parallel, dp_world, dp_sum
+from .quantize import data_parallel, dp_world, dp_sum, process_group
 
 # %% auto #0
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream',
            'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint',
-           'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'Interrupted',
-           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
+           'step_checkpoint_path', 'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state',
+           'Interrupted', 'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens',
+           'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -178,9 +179,13 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     files = checkpoint_files(folder)
     return files[-1] if files else None
 
+def step_checkpoint_path(folder: str | Path, step: int) -> Path:
+    "`folder/step-<8 digits>.pt`: where the checkpoint of `step` lives."
+    return Path(folder) / f"step-{step:08d}.pt"
+
 def save_step_checkpoint(folder: str | os.PathLike, step: int, state: dict, keep: int = 3) -> Path:
     "Write `state` as `folder/step-<step>.pt` (atomically), then delete all but the newest `keep`."
-    path = save_checkpoint(Path(folder) / f"step-{step:08d}.pt", state)
+    path = save_checkpoint(step_checkpoint_path(folder, step), state)
     for old in checkpoint_files(folder)[:-keep]: old.unlink(missing_ok=True)
     return path
 
@@ -271,7 +276,7 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
          resume: bool, names: tuple = ("image", "label"), generators: dict | None = None, hooks: FitHooks | None = None) -> list[dict]:
     "The shared loop: `step_fn(batch, step) -> logs`, or None for a skipped (non-finite) step. Returns the logged history."
     device, generators, hooks = pick_device(cfg.device), generators or {}, hooks or FitHooks()
-    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+    rank, world = process_group()
     if cfg.batch_size % world: raise ValueError(f"the global batch_size={cfg.batch_size} does not split evenly across {world} processes")
     seed_everything(cfg.seed)
     start, history = 0, []
@@ -291,7 +296,7 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
             elif cfg.ckpt_path: path = save_checkpoint(cfg.ckpt_path, st)
         if world > 1: dist.barrier()
         if rank == 0 or not (cfg.ckpt_dir or cfg.ckpt_path): return path
-        return Path(cfg.ckpt_dir) / f"step-{step:08d}.pt" if cfg.ckpt_dir else Path(cfg.ckpt_path)
+        return step_checkpoint_path(cfg.ckpt_dir, step) if cfg.ckpt_dir else Path(cfg.ckpt_path)
     stream = batch_stream(data, cfg.batch_size, cfg.seed, device, start=start, num_workers=cfg.num_workers, names=names, rank=rank, world=world)
     for m in modules.values(): m.train()
     it = progress_iter(range(start, cfg.steps), None if cfg.progress and rank == 0 else False, leave=False)
