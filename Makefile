@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 FILTER := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup export check-sync test test-fast bench demo lab docs clean
+.PHONY: setup export check-sync test test-fast bench demo lab docs clean segnet
 
 # Idempotent: only reinstalls when settings.ini or setup.py changed.
 $(VENV)/.installed: settings.ini setup.py
@@ -60,3 +60,7 @@ docs: setup
 
 clean:
 	rm -rf .sync runs/demo _proc _docs _artifacts
+
+# rebuild the reference semantic-consistency segmenter that ships in svq_nb/assets (about 5 minutes on 2 CPU cores)
+segnet: setup
+	$(PY) -c "import torch, os; torch.set_num_threads(os.cpu_count()); from svq_nb.metrics import train_reference_segnet, save_segnet, SEGNET_FILE; n = train_reference_segnet(progress=True); print(save_segnet(n, str(SEGNET_FILE), n.recipe))"

@@ -17,17 +17,19 @@ from .data import SynthScenes, render_scene_grid, colorize, to_uint8
 from .models import VQConfig
 from .training import TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint
 from .synthesis import System, SystemConfig, encode_dataset, save_system, reference_dependency, reference_images, derangement
-from .metrics import train_segnet, segment, ssim, lpips, ConfusionMatrix, FIDAccumulator
+from .metrics import train_segnet, segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
 from .evaluation import reconstruction_table
 from .compare import save_compare_grid
 
 # %% auto #0
-__all__ = ['SMALL', 'HEADLINE', 'STAGE2_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS', 'DemoConfig', 'system_configs', 'file_stem',
-           'settings_key', 'Progress', 'train_system', 'per_example_confusion', 'iou_from_confusion', 'RowScores',
-           'synthesize_set', 'score_row', 'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe',
-           'conditioning_gain', 'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid',
-           'plot_losses', 'plot_bars', 'plot_budget', 'table_rows', 'comparisons', 'run_demo', 'report_tables',
-           'paper_table', 'write_report', 'headline_statements', 'load_results', 'main']
+__all__ = ['SMALL', 'HEADLINE', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS', 'DemoConfig',
+           'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost', 'train_system',
+           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row', 'seed_summary',
+           'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage',
+           'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars', 'plot_budget',
+           'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo', 'report_tables',
+           'paper_table', 'write_report', 'headline_statements', 'load_results', 'run_config', 'load_segmenter',
+           'load_histories', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -97,7 +99,23 @@ class Progress:
     def advance(self, units: float): self.done += units
     def skip(self, units: float): self.total -= units
 
-STAGE2_COST = 0.25   # a Transformer step costs about a quarter of a stage-1 step (for the time-left estimate only)
+def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
+    "The stage-1 (VQ models) and stage-2 (Transformer) training settings of the experiment."
+    s1 = TrainConfig(steps=cfg.steps1, batch_size=cfg.batch_size, lr=2e-4, device=cfg.device, precision=cfg.precision, progress=False)
+    s2 = TrainConfig(steps=cfg.steps2, batch_size=2 * cfg.batch_size, lr=1e-3, betas=(0.9, 0.95), warmup=min(50, cfg.steps2 // 10),
+                     grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=cfg.precision, progress=False)
+    return s1, s2
+
+# Relative cost of the work (one VQVAE image-model step = 1), measured on the 2-core CPU; only for the time-left estimate.
+STAGE2_COST = 1.25   # one Transformer step
+SCORE_COST = 60.0    # sampling and scoring one row of Table 1 for one sampling seed
+FID_COST = 70.0      # the Inception features of one set of validation-size samples
+
+def step_cost(scfg: SystemConfig, part: str) -> float:
+    "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
+    if part == "seg_vq": return 1.1
+    if part == "image_vq": return 2.9 if scfg.gan else 1.0
+    return (3.5 if scfg.gan else 1.75) * (1.15 if scfg.ref_free == "label_branch" else 1.0)
 
 def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -> str:
     "Cache key of one stage-1 model: only the settings it depends on (so VQVAE-T and VQGAN-T share the semantic VQ model)."
@@ -115,12 +133,12 @@ def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: Trai
         path = cache / f"{part}-{key}.pt"
         if path.is_file():
             st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); hist[part] = st["history"]
-            progress.skip(s1.steps); progress.log(f"  {name}: stage 1 ({part}) reused ({path.name})")
+            progress.skip(step_cost(scfg, part) * s1.steps); progress.log(f"  {name}: stage 1 ({part}) reused ({path.name})")
         else:
             progress.start(f"{name}: stage 1 ({part}), {s1.steps} steps")
             hist[part] = train_stage1(model, loss, train, s1)
             save_checkpoint(path, {"state_dict": model.state_dict(), "history": hist[part]})
-            progress.advance(s1.steps)
+            progress.advance(step_cost(scfg, part) * s1.steps)
         model.eval()
     gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), budget)}.pt"
@@ -359,16 +377,24 @@ def comparisons(rows: list[str]) -> dict[str, tuple[str, str]]:
         c[f"equal information: sVQGAN-T (lambda={l}) − VQGAN-T"] = (f"sVQGAN-T (lambda={l})" + OTHER, "VQGAN-T")
     return {k: v for k, v in c.items() if v[0] in rows and v[1] in rows}
 
+def segmenter_recipe(cfg: DemoConfig) -> dict:
+    "The `SEGNET_RECIPE` keys the run's segmenter depends on."
+    return dict(n_train=cfg.segnet_train, size=cfg.size, data_seed=cfg.seed + 7, steps=cfg.segnet_steps, seed=cfg.seed)
+
+def segmenter_path(cfg: DemoConfig, cache: Path) -> Path | None:
+    "The file of the run's semantic-consistency segmenter: None for the one shipped with the package (the settings match its recipe), else its cache file."
+    r = segmenter_recipe(cfg)
+    if all(SEGNET_RECIPE[k] == v for k, v in r.items()): return None
+    return cache / f"segnet-{settings_key('segnet', *r.values())}.pt"
+
 def _segmenter(cfg: DemoConfig, cache: Path, n_classes: int, progress: Progress):
-    "The semantic-consistency segmenter, trained on real training scenes once and cached by its settings."
-    from svq_nb.metrics import SegNet
-    path = cache / f"segnet-{settings_key('segnet', cfg.size, cfg.segnet_train, cfg.segnet_steps, cfg.seed)}.pt"
-    if path.is_file():
-        net = SegNet(n_classes); net.load_state_dict(load_checkpoint(path)); return net.eval()
+    "The semantic-consistency segmenter: the shipped reference one when the settings match its recipe, else trained once and cached."
+    path = segmenter_path(cfg, cache)
+    if path is None: progress.log("  semantic-consistency segmenter: the reference one shipped with svq_nb"); return load_segnet()
+    if path.is_file(): return load_segnet(path)
     progress.start(f"semantic-consistency segmenter, {cfg.segnet_steps} steps on {cfg.segnet_train} real scenes")
-    data = SynthScenes(cfg.segnet_train, size=cfg.size, split="train", seed=cfg.seed + 7).tensors()
-    net = train_segnet(*data, steps=cfg.segnet_steps, seed=cfg.seed, n_classes=n_classes, device=cfg.device, progress=False).cpu()
-    save_checkpoint(path, net.state_dict())
+    net = train_reference_segnet(progress=False, device=cfg.device, **segmenter_recipe(cfg))
+    save_segnet(net, path, net.recipe)
     return net
 
 def _machine(cfg: DemoConfig) -> dict:
@@ -389,30 +415,36 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     train = SynthScenes(cfg.n_train, size=cfg.size, split="train", seed=cfg.seed).tensors()
     val = SynthScenes(cfg.n_val, size=cfg.size, split="val", seed=cfg.seed).tensors()
     data_key = settings_key("SynthScenes", cfg.n_train, cfg.size, cfg.seed)
-    s1 = TrainConfig(steps=cfg.steps1, batch_size=cfg.batch_size, lr=2e-4, device=cfg.device, precision=cfg.precision, progress=False)
-    s2 = TrainConfig(steps=cfg.steps2, batch_size=2 * cfg.batch_size, lr=1e-3, betas=(0.9, 0.95), warmup=min(50, cfg.steps2 // 10),
-                     grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=cfg.precision, progress=False)
+    s1, s2 = stage_configs(cfg)
     train_seeds = [cfg.seed + k for k in range(cfg.train_seeds)]
     sample_seeds = list(range(cfg.sample_seeds))
-    configs = {sd: system_configs(cfg, n_classes, sd) for sd in train_seeds}
-    units = sum((1 if c.coupled else 2) * cfg.steps1 + STAGE2_COST * cfg.steps2 for cs in configs.values() for c in cs.values())
-    progress = Progress(units + cfg.segnet_steps / 4, log)
-    seg = _segmenter(cfg, cache, n_classes, progress); progress.advance(cfg.segnet_steps / 4)
+    # the first training seed trains every system; further seeds only the headline pair (what their spread is reported for)
+    configs = {sd: {n: c for n, c in system_configs(cfg, n_classes, sd).items() if k == 0 or n in HEADLINE} for k, sd in enumerate(train_seeds)}
+    parts = lambda c: ("vq",) if c.coupled else ("image_vq", "seg_vq")
+    units = sum(sum(step_cost(c, p) for p in parts(c)) * cfg.steps1 + STAGE2_COST * cfg.steps2 for cs in configs.values() for c in cs.values())
+    score_units = lambda rows, seeds, fid: len(rows) * (SCORE_COST * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
+    main_rows = table_rows(list(configs[train_seeds[0]]))
+    tail_units = score_units(main_rows, 1, cfg.fid) + 2 * SCORE_COST * len(cfg.budget) * cfg.n_val / 128   # controls, budget, Tables 2-3
+    units += sum(score_units(table_rows(list(cs)), len(sample_seeds), cfg.fid and k == 0) for k, cs in enumerate(configs.values())) + tail_units
+    seg_units = 0 if segmenter_path(cfg, cache) is None else cfg.segnet_steps / 4
+    progress = Progress(units + seg_units, log)
+    seg = _segmenter(cfg, cache, n_classes, progress); progress.advance(seg_units)
     seg_iou = iou_from_confusion(per_example_confusion(segment(seg, val[0]), val[1], n_classes).sum(0))
     fid_real = FIDAccumulator(device=cfg.device, progress=False).update(val[0]) if cfg.fid else None   # once per image
     R = {"settings": asdict(cfg), "classes": classes,
          "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL}},
          "rows": {}, "train_seeds": {}}
-    headline_rows = [r for r, _, _ in table_rows(list(configs[train_seeds[0]])) if r.split(" · ")[0] in ("VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)")]
     for k, sd in enumerate(train_seeds):
         systems, hists, snaps = {}, {}, {}
         for name, scfg in configs[sd].items():
             systems[name], hists[name], snaps[name] = train_system(name, scfg, train, replace(s1, seed=sd), replace(s2, seed=sd),
                                                                    cache, data_key, tuple(cfg.budget), progress)
-        rows = [r for r in table_rows(list(systems)) if k == 0 or r[0] in headline_rows]
+        rows = table_rows(list(systems))
         progress.start(f"sampling and scoring {len(rows)} rows x {len(sample_seeds)} sampling seeds (training seed {sd})")
-        scores = {row: score_row(systems[sn], val, ref, seg, sample_seeds, classes, cfg.seed, fid_real if k == 0 else None, cfg.device)
-                  for row, sn, ref in rows}
+        scores = {}
+        for row, sn, ref in rows:
+            scores[row] = score_row(systems[sn], val, ref, seg, sample_seeds, classes, cfg.seed, fid_real if k == 0 else None, cfg.device)
+            progress.advance(score_units([row], len(sample_seeds), cfg.fid and k == 0))
         R["train_seeds"][sd] = {row: {m: v[0] for m, v in seed_summary(s).items()} for row, s in scores.items()}
         if k == 0: main = (systems, hists, snaps, scores, rows)
     systems, hists, snaps, scores, rows = main
@@ -438,7 +470,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
         systems[n].gpt.load_state_dict(snaps[n][str(cfg.budget[-1])])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # the small-sample FID caveat is in the caption
-        t2, t3 = reconstruction_table(systems, {"SynthScenes": val}, compute_fid=cfg.fid, fid_method="eigh", device=cfg.device, progress=False)
+        t2, t3 = reconstruction_table(systems, {"SynthScenes": val}, compute_fid=cfg.fid, fid_method="eigh", device=cfg.device,
+                                      progress=False, fid_real={"SynthScenes": fid_real} if cfg.fid else None)
     t2.save(out, "table2"); t3.save(out, "table3")
     R["reconstruction"] = {n: {**{m: t2.values.get((n, "SynthScenes", m)) for m in t2.metrics}, "mIoU": t3.values[(n, "SynthScenes", "mIoU")]} for n in systems}
     for n, s in systems.items(): save_system(s, out / f"{file_stem(n)}.pt")
@@ -503,11 +536,17 @@ def report_tables(R: dict) -> dict[str, str]:
     T["codebooks"] = _md_table(["system", *next(iter(R["codebooks"].values()))],
         [[n, *(f"{x:.2f}" for x in v.values())] for n, v in R["codebooks"].items()])
     if len(R["train_seeds"]) > 1:
-        rows = next(iter(R["train_seeds"].values()))
-        T["train_seeds"] = _md_table(["row", *METRICS], [[r, *(f"{np.mean([t[r][m] for t in R['train_seeds'].values()]):.3f} ± "
-            f"{np.std([t[r][m] for t in R['train_seeds'].values()]):.3f}" for m in METRICS)] for r in rows]) + (
-            f"\n\n*Training seeds:* mean ± standard deviation over {len(R['train_seeds'])} training seeds "
-            f"({', '.join(map(str, R['train_seeds']))}) of the per-seed means over sampling seeds.")
+        TS = list(R["train_seeds"].values())
+        rows = [r for r in TS[0] if all(r in t for t in TS)]            # the rows every training seed has (the headline pair)
+        ms = lambda xs: f"{np.mean(xs):.3f} ± {np.std(xs):.3f}"
+        body = [[r, *(ms([t[r][m] for t in TS]) for m in METRICS)] for r in rows]
+        if len(rows) == 2:                                             # the headline difference, per training seed
+            body.append([f"{rows[1]} − {rows[0]}", *(ms([t[rows[1]][m] - t[rows[0]][m] for t in TS])
+                                                     for m in METRICS)])
+        T["train_seeds"] = _md_table(["row", *METRICS], body) + (
+            f"\n\n*Training seeds:* mean ± standard deviation over {len(TS)} training seeds "
+            f"({', '.join(map(str, R['train_seeds']))}) of the per-seed means over sampling seeds; the first seed trains every "
+            "system, the others the headline pair only.")
     T["paper"] = paper_table(R)
     T["budget"] = _md_table(["row", *(f"{100 * float(f):.0f}% steps: SC mIoU / small IoU / SSIM" for f in next(iter(R["budget"].values())))],
         [[r, *(f"{v['SC mIoU']:.3f} / {v['small-class IoU']:.3f} / {v['SSIM']:.3f}" for v in pts.values())] for r, pts in R["budget"].items()]) + (
@@ -595,6 +634,35 @@ def load_results(run: str | os.PathLike = "runs/demo") -> dict:
     p = Path(run) / "results.json"
     if not p.is_file(): raise FileNotFoundError(f"{p} does not exist: run `make demo` first (it writes {p})")
     return json.loads(p.read_text(encoding="utf-8"))
+
+def run_config(run: str | os.PathLike = "runs/demo") -> DemoConfig:
+    "The `DemoConfig` a finished run was made with (from its `results.json`)."
+    s = load_results(run)["settings"]
+    return DemoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items() if k in DemoConfig.__dataclass_fields__})
+
+def _cached(path: Path, what: str, run) -> dict:
+    if not path.is_file(): raise FileNotFoundError(f"{path} does not exist: the cache of {run} has no {what} (was it deleted? rerun `make demo` to rebuild it)")
+    return load_checkpoint(path)
+
+def load_segmenter(run: str | os.PathLike = "runs/demo"):
+    "The semantic-consistency segmenter a finished run used (the shipped one, or the one in its cache), in eval mode."
+    path = segmenter_path(run_config(run), Path(run) / "cache")
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the cache of {run} has no segmenter (was it deleted? rerun `make demo` to rebuild it)")
+    return load_segnet(path)
+
+def load_histories(run: str | os.PathLike = "runs/demo") -> dict[str, dict[str, list[dict]]]:
+    "The training logs {system: {stage-1 part: [rows]}} of a finished run's first training seed (from its cache)."
+    cfg = run_config(run)
+    s1, _ = stage_configs(cfg)
+    data_key = settings_key("SynthScenes", cfg.n_train, cfg.size, cfg.seed)
+    out = {}
+    for name, scfg in system_configs(cfg, len(SynthScenes.classes), cfg.seed).items():
+        parts = ("vq",) if scfg.coupled else ("image_vq", "seg_vq")
+        s1_ = replace(s1, seed=cfg.seed)
+        out[name] = {part: _cached(Path(run) / "cache" / f"{part}-{_stage1_key(scfg, part, s1_, data_key)}.pt", f"stage 1 of {name}", run)["history"]
+                     for part in parts}
+    return out
 
 # %% ../nbs/12_demo.ipynb #1b9f405b
 def main(argv: list[str] | None = None) -> dict:

@@ -139,14 +139,16 @@ def _reduce(fid: FIDAccumulator | None = None, conf: ConfusionMatrix | None = No
 
 # %% ../nbs/10_evaluation.ipynb #a188ac35
 def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_fid: bool = True, lpips_net: str = "alex",
-                         fid_method: str = "sqrtm", device: str = "auto", progress: bool | None = None) -> tuple[Table, Table]:
-    "Table 2 (image reconstruction FID/SSIM/LPIPS) and Table 3 (semantic reconstruction mIoU) of `systems` on `datasets`."
+                         fid_method: str = "sqrtm", device: str = "auto", progress: bool | None = None,
+                         fid_real: dict | None = None) -> tuple[Table, Table]:
+    "Table 2 (image reconstruction FID/SSIM/LPIPS) and Table 3 (semantic reconstruction mIoU) of `systems` on `datasets`; `fid_real[dataset]`: the real images' FID statistics when already computed (not recomputed)."
     systems = _as_dict(systems)
     metrics = (["FID"] if compute_fid else []) + ["SSIM", "LPIPS"]
     t2 = Table("Table 2: image reconstruction", list(systems), list(datasets), metrics)
     t3 = Table("Table 3: semantic reconstruction", list(systems), list(datasets), ["mIoU"])
     for dname, data in datasets.items():
-        real = FIDAccumulator(device=device, progress=False) if compute_fid else None
+        given = (fid_real or {}).get(dname)
+        real = given or (FIDAccumulator(device=device, progress=False) if compute_fid else None)
         for k, (sname, system) in enumerate(systems.items()):
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(system.cfg.n_classes)
@@ -159,9 +161,9 @@ def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_
                 conf.update(rec["label"].cpu(), s)
                 if compute_fid:
                     fake.update(xr)
-                    if k == 0: real.update(x)
+                    if k == 0 and given is None: real.update(x)
             _reduce(fake, conf)
-            if k == 0: _reduce(real)
+            if k == 0 and given is None: _reduce(real)
             if compute_fid: t2.values[(sname, dname, "FID")] = _fid(real, fake, fid_method)
             t2.values[(sname, dname, "SSIM")], t2.values[(sname, dname, "LPIPS")] = _mean(s_ssim), _mean(s_lpips)
             t3.values[(sname, dname, "mIoU")] = conf.miou()

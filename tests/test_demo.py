@@ -94,6 +94,29 @@ def test_quick_demo_writes_everything():
         report = (Path(d) / "report.md").read_text()
         for s in ("honest headline", "other reference", "Appearance probe", "Budget curve", "paper (Table 1)", "96 px"):
             assert s in report, s
+        # what the notebooks load from a finished run instead of training again: its segmenter and its training logs
+        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2))
+        val = SynthScenes(6, size=32, split="val", seed=0).tensors()
+        seg_miou = iou_from_confusion(per_example_confusion(segment(load_segmenter(d), val[0]), val[1], len(SynthScenes.classes)).sum(0)).nanmean()
+        test_close(float(seg_miou), R["segmenter"]["mIoU"], eps=1e-6)                            # the very segmenter of the run
+        h = load_histories(d)
+        test_eq({k: sorted(v) for k, v in h.items()}, {"VQVAE-T": ["image_vq", "seg_vq"], "sVQVAE-T": ["vq"], "VQGAN-T": ["image_vq", "seg_vq"],
+                                                       "sVQGAN-T": ["vq"], "sVQGAN-T (ref-free)": ["vq"]})
+        test_eq(h["VQVAE-T"]["seg_vq"], h["VQGAN-T"]["seg_vq"])                                   # the shared semantic model
+        assert "s_ce" in h["sVQGAN-T"]["vq"][-1] and h["sVQGAN-T"]["vq"] != h["sVQVAE-T"]["vq"]
+        # a second training seed in the same folder: seed 0 entirely from the cache, seed 1 trains the headline pair only
+        logs = []
+        r2 = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, train_seeds=2), log=logs.append)
+        trained = [l for l in logs if "stage" in l and "steps" in l]
+        test_eq(len(trained), 5)                    # VQGAN-T: image_vq, seg_vq, Transformer; ref-free: vq, Transformer
+        assert all("VQGAN-T:" in l or "(ref-free):" in l for l in trained), trained
+        test_eq(list(r2["train_seeds"][1]), ["VQGAN-T", "sVQGAN-T (ref-free) · no reference"])
+        test_eq(json.dumps(r2["train_seeds"][0], sort_keys=True), json.dumps(R["train_seeds"]["0"], sort_keys=True))                                      # seed 0 reproduced from the cache
+        assert "| sVQGAN-T (ref-free) · no reference − VQGAN-T |" in (Path(d) / "report.md").read_text()
+        next((Path(d) / "cache").glob("segnet-*.pt")).unlink()
+        test_fail(lambda: load_segmenter(d), contains="has no segmenter")
+    test_eq(segmenter_path(DemoConfig(), Path("c")), None)            # the default settings: the segmenter shipped with svq_nb
+    test_eq(segmenter_path(DemoConfig(segnet_steps=10), Path("c")).parent, Path("c"))         # other settings: trained and cached
     cfg = system_configs(DemoConfig.quick(), len(SynthScenes.classes), 0)["sVQGAN-T (ref-free)"]
     cfg = replace(cfg, name="sVQVAE-T", vq=replace(cfg.vq, ch=8, z_channels=8, embed_dim=8, attn_resolutions=(), resolution=16), gpt_layers=1, gpt_embd=32, perceptual_weight=0.0)
     data = SynthScenes(16, size=16, seed=0).tensors()

@@ -48,6 +48,11 @@ def test_tables_deterministic_and_complete():
     assert "2 sample(s) for each of 4 synth images (seed 1" in a.caption
     c = synthesis_table(systems, {"synth": data}, n_samples=2, seed=2, batch_size=3, compute_fid=False)
     assert a.values != c.values
+    real = FIDAccumulator(device="cpu", progress=False).update(data[0])          # real statistics computed once, passed in
+    f1, _ = reconstruction_table(systems, {"synth": data}, batch_size=3, fid_method="eigh")
+    f2, _ = reconstruction_table(systems, {"synth": data}, batch_size=3, fid_method="eigh", fid_real={"synth": real})
+    for k, v in f1.values.items(): test_close(f2.values[k], v, eps=1e-4 * max(1.0, abs(v)))   # same table (batching: rounding only)
+    test_eq(real.n, 4)                                                            # the given statistics are not added to
 
 
 def test_tables_bad_input():

@@ -204,3 +204,24 @@ def test_segnet_toy():
     test_fail(lambda: semantic_consistency(net, images * 127.5 + 127.5, labels), contains="[0, 255]")
     test_fail(lambda: net(images[:, :, :14, :14]), contains="divisible by 4")
     test_fail(lambda: train_segnet(images, torch.zeros_like(labels), steps=1, n_classes=3), contains="every pixel is unlabeled")
+
+
+def test_reference_segnet_shipped():
+    import tempfile
+    from svq_nb.data import SynthScenes
+    net = load_segnet()
+    test_eq(net.recipe, SEGNET_RECIPE); test_eq(net.n_classes, len(SynthScenes.classes))
+    x, y = SynthScenes(128, size=32, split="val").tensors()
+    iou = segnet_confusion(net, x, y).iou()
+    assert iou.nanmean() >= 0.75, iou.nanmean()                            # good enough to judge semantic consistency
+    small = [iou[SynthScenes.classes.index(c)].item() for c in ("lamp", "ball", "bird")]
+    assert min(small) > 0.4, small                                         # and it can see the small objects
+    with tempfile.TemporaryDirectory() as d:
+        p = save_segnet(net, f"{d}/s.pt", {"steps": 1})
+        test_eq(load_segnet(p).recipe, {"steps": 1})
+        test_eq(segment(load_segnet(p), x[:4]), segment(net, x[:4]))
+        torch.save({"format": "other"}, f"{d}/x.pt")
+        test_fail(lambda: load_segnet(f"{d}/x.pt"), contains="is not an svq_nb segmenter")
+        test_fail(lambda: load_segnet(f"{d}/missing.pt"), contains="missing.pt does not exist")
+    r = train_reference_segnet(progress=False, n_train=16, steps=2)          # the recipe runs (tiny here; make segnet: full)
+    test_eq(r.recipe["steps"], 2); test_eq(r.recipe["n_train"], 16); test_eq(r.recipe["data_seed"], 7)
