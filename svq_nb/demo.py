@@ -17,19 +17,19 @@ from .data import SynthScenes, render_scene_grid, colorize, to_uint8
 from .models import VQConfig
 from .training import TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint
 from .synthesis import System, SystemConfig, encode_dataset, save_system, reference_dependency, reference_images, derangement
-from .metrics import train_segnet, segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
+from .metrics import segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
 from .evaluation import reconstruction_table
 from .compare import save_compare_grid
 
 # %% auto #0
 __all__ = ['SMALL', 'HEADLINE', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS', 'DemoConfig',
-           'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost', 'train_system',
-           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row', 'seed_summary',
-           'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage',
-           'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars', 'plot_budget',
-           'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo', 'report_tables',
-           'paper_table', 'write_report', 'headline_statements', 'load_results', 'run_config', 'load_segmenter',
-           'load_histories', 'main']
+           'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'stage1_part_names', 'step_cost',
+           'train_system', 'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row',
+           'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
+           'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars',
+           'plot_budget', 'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo',
+           'report_tables', 'paper_table', 'write_report', 'headline_statements', 'load_results', 'run_config',
+           'load_segmenter', 'load_histories', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -110,6 +110,10 @@ def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
 STAGE2_COST = 1.25   # one Transformer step
 SCORE_COST = 60.0    # sampling and scoring one row of Table 1 for one sampling seed
 FID_COST = 70.0      # the Inception features of one set of validation-size samples
+
+def stage1_part_names(scfg: SystemConfig) -> tuple[str, ...]:
+    "Names of a system's stage-1 models, as `System.stage1_parts` names them (without building the models)."
+    return ("vq",) if scfg.coupled else ("image_vq", "seg_vq")
 
 def step_cost(scfg: SystemConfig, part: str) -> float:
     "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
@@ -387,7 +391,7 @@ def segmenter_path(cfg: DemoConfig, cache: Path) -> Path | None:
     if all(SEGNET_RECIPE[k] == v for k, v in r.items()): return None
     return cache / f"segnet-{settings_key('segnet', *r.values())}.pt"
 
-def _segmenter(cfg: DemoConfig, cache: Path, n_classes: int, progress: Progress):
+def _segmenter(cfg: DemoConfig, cache: Path, progress: Progress):
     "The semantic-consistency segmenter: the shipped reference one when the settings match its recipe, else trained once and cached."
     path = segmenter_path(cfg, cache)
     if path is None: progress.log("  semantic-consistency segmenter: the reference one shipped with svq_nb"); return load_segnet()
@@ -420,15 +424,14 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     sample_seeds = list(range(cfg.sample_seeds))
     # the first training seed trains every system; further seeds only the headline pair (what their spread is reported for)
     configs = {sd: {n: c for n, c in system_configs(cfg, n_classes, sd).items() if k == 0 or n in HEADLINE} for k, sd in enumerate(train_seeds)}
-    parts = lambda c: ("vq",) if c.coupled else ("image_vq", "seg_vq")
-    units = sum(sum(step_cost(c, p) for p in parts(c)) * cfg.steps1 + STAGE2_COST * cfg.steps2 for cs in configs.values() for c in cs.values())
+    units = sum(sum(step_cost(c, p) for p in stage1_part_names(c)) * cfg.steps1 + STAGE2_COST * cfg.steps2 for cs in configs.values() for c in cs.values())
     score_units = lambda rows, seeds, fid: len(rows) * (SCORE_COST * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
     main_rows = table_rows(list(configs[train_seeds[0]]))
     tail_units = score_units(main_rows, 1, cfg.fid) + 2 * SCORE_COST * len(cfg.budget) * cfg.n_val / 128   # controls, budget, Tables 2-3
     units += sum(score_units(table_rows(list(cs)), len(sample_seeds), cfg.fid and k == 0) for k, cs in enumerate(configs.values())) + tail_units
     seg_units = 0 if segmenter_path(cfg, cache) is None else cfg.segnet_steps / 4
     progress = Progress(units + seg_units, log)
-    seg = _segmenter(cfg, cache, n_classes, progress); progress.advance(seg_units)
+    seg = _segmenter(cfg, cache, progress); progress.advance(seg_units)
     seg_iou = iou_from_confusion(per_example_confusion(segment(seg, val[0]), val[1], n_classes).sum(0))
     fid_real = FIDAccumulator(device=cfg.device, progress=False).update(val[0]) if cfg.fid else None   # once per image
     R = {"settings": asdict(cfg), "classes": classes,
@@ -640,28 +643,25 @@ def run_config(run: str | os.PathLike = "runs/demo") -> DemoConfig:
     s = load_results(run)["settings"]
     return DemoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items() if k in DemoConfig.__dataclass_fields__})
 
-def _cached(path: Path, what: str, run) -> dict:
+def _in_cache(path: Path, what: str, run) -> Path:
+    "`path` when the file exists, else a FileNotFoundError naming it and what it should hold."
     if not path.is_file(): raise FileNotFoundError(f"{path} does not exist: the cache of {run} has no {what} (was it deleted? rerun `make demo` to rebuild it)")
-    return load_checkpoint(path)
+    return path
 
 def load_segmenter(run: str | os.PathLike = "runs/demo"):
     "The semantic-consistency segmenter a finished run used (the shipped one, or the one in its cache), in eval mode."
     path = segmenter_path(run_config(run), Path(run) / "cache")
-    if path is not None and not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: the cache of {run} has no segmenter (was it deleted? rerun `make demo` to rebuild it)")
-    return load_segnet(path)
+    return load_segnet(None if path is None else _in_cache(path, "segmenter", run))
 
 def load_histories(run: str | os.PathLike = "runs/demo") -> dict[str, dict[str, list[dict]]]:
     "The training logs {system: {stage-1 part: [rows]}} of a finished run's first training seed (from its cache)."
     cfg = run_config(run)
-    s1, _ = stage_configs(cfg)
+    s1 = replace(stage_configs(cfg)[0], seed=cfg.seed)        # as run_demo trains the first training seed
     data_key = settings_key("SynthScenes", cfg.n_train, cfg.size, cfg.seed)
     out = {}
     for name, scfg in system_configs(cfg, len(SynthScenes.classes), cfg.seed).items():
-        parts = ("vq",) if scfg.coupled else ("image_vq", "seg_vq")
-        s1_ = replace(s1, seed=cfg.seed)
-        out[name] = {part: _cached(Path(run) / "cache" / f"{part}-{_stage1_key(scfg, part, s1_, data_key)}.pt", f"stage 1 of {name}", run)["history"]
-                     for part in parts}
+        out[name] = {part: load_checkpoint(_in_cache(Path(run) / "cache" / f"{part}-{_stage1_key(scfg, part, s1, data_key)}.pt",
+                                                     f"stage 1 of {name}", run))["history"] for part in stage1_part_names(scfg)}
     return out
 
 # %% ../nbs/12_demo.ipynb #1b9f405b

@@ -148,7 +148,7 @@ def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_
     t3 = Table("Table 3: semantic reconstruction", list(systems), list(datasets), ["mIoU"])
     for dname, data in datasets.items():
         given = (fid_real or {}).get(dname)
-        real = given or (FIDAccumulator(device=device, progress=False) if compute_fid else None)
+        real = given if given is not None else (FIDAccumulator(device=device, progress=False) if compute_fid else None)
         for k, (sname, system) in enumerate(systems.items()):
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(system.cfg.n_classes)

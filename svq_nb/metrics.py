@@ -17,7 +17,7 @@ from scipy import linalg
 from skimage.metrics import structural_similarity
 
 from .weights import lpips_net, fid_inception, WeightsNotFound
-from .training import pick_device, progress_iter
+from .training import pick_device, progress_iter, save_checkpoint, load_checkpoint
 
 # %% auto #0
 __all__ = ['IN_TEST', 'RANGE_EPS', 'SSIM_SETTINGS', 'SSIM_MIN_SIZE', 'LPIPS_MIN_SIZE', 'FID_DIMS', 'SEGNET_RECIPE', 'SEGNET_FILE',
@@ -134,9 +134,12 @@ _FID_NETS: dict = {}
 def get_fid_inception(device: str | torch.device = "auto") -> nn.Module:
     "The FID Inception network (from `svq_nb.weights.fid_inception`) on `device`, loaded once and cached."
     device = pick_device(device)
-    # channels-last: 1.4x faster on a CPU, features equal up to 1e-5
     if str(device) not in _FID_NETS: _FID_NETS[str(device)] = fid_inception().to(device).eval().to(memory_format=torch.channels_last)
     return _FID_NETS[str(device)]
+
+def _inception(model: nn.Module, images: torch.Tensor, device) -> torch.Tensor:
+    "Pool features of a batch; channels-last input and network: 1.4x faster on a CPU, features equal up to 1e-5."
+    return model(images.to(device).float().contiguous(memory_format=torch.channels_last))
 
 @torch.no_grad()
 def fid_features(images: torch.Tensor, batch_size: int = 50, device: str | torch.device = "auto",
@@ -146,7 +149,7 @@ def fid_features(images: torch.Tensor, batch_size: int = 50, device: str | torch
     model = get_fid_inception(device)
     dev = next(model.parameters()).device
     starts = range(0, len(images), batch_size)
-    feats = [model(images[i:i + batch_size].to(dev).float().contiguous(memory_format=torch.channels_last)).double().cpu()
+    feats = [_inception(model, images[i:i + batch_size], dev).double().cpu()
              for i in progress_iter(starts, progress)]
     return torch.cat(feats)
 
@@ -180,7 +183,7 @@ class FIDAccumulator:
         model = get_fid_inception(self.device)
         starts = range(0, len(images), self.batch_size)
         for i in progress_iter(starts, self.progress):
-            self.update_features(model(images[i:i + self.batch_size].to(self.device).float().contiguous(memory_format=torch.channels_last)))
+            self.update_features(_inception(model, images[i:i + self.batch_size], self.device))
         return self
 
     def update_features(self, feats: torch.Tensor) -> "FIDAccumulator":
@@ -362,7 +365,6 @@ def train_reference_segnet(progress: bool | None = None, device: str | torch.dev
 
 def save_segnet(net: SegNet, path: str | os.PathLike, recipe: dict) -> Path:
     "Write a segmenter with the recipe that made it (tensors and plain values only), atomically."
-    from svq_nb.training import save_checkpoint
     return save_checkpoint(path, {"format": "svq_nb.segnet/1", "n_classes": net.n_classes, "width": net.width,
                                   "recipe": dict(recipe), "state_dict": net.state_dict()})
 
@@ -371,7 +373,7 @@ def load_segnet(path: str | os.PathLike | None = None) -> SegNet:
     p = Path(str(path or SEGNET_FILE))
     if not p.is_file(): raise WeightsNotFound(f"{p} does not exist: " + ("the reference segmenter ships with svq_nb; reinstall "
                                                "the package or rebuild it with `make segnet`" if path is None else "expected a segmenter file"))
-    st = torch.load(p, map_location="cpu", weights_only=True)
+    st = load_checkpoint(p)
     if not isinstance(st, dict) or st.get("format") != "svq_nb.segnet/1":
         raise ValueError(f"{p} is not an svq_nb segmenter (expected format 'svq_nb.segnet/1', got {st.get('format') if isinstance(st, dict) else type(st).__name__})")
     net = SegNet(st["n_classes"], st["width"]); net.load_state_dict(st["state_dict"]); net.recipe = st["recipe"]
