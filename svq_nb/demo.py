@@ -23,8 +23,8 @@ from .compare import save_compare_grid
 
 # %% auto #0
 __all__ = ['SMALL', 'HEADLINE', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS', 'DemoConfig',
-           'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'stage1_part_names', 'step_cost',
-           'train_system', 'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row',
+           'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost', 'train_system',
+           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row', 'spread',
            'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
            'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars',
            'plot_budget', 'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo',
@@ -91,6 +91,7 @@ class Progress:
     "Logs which system and stage runs, with the elapsed time and a rough estimate of the time left (from the steps done)."
     def __init__(self, total: float, log=print):
         self.total, self.done, self.t0, self.log = float(total), 0.0, time.perf_counter(), log
+        self.trained = self.reused = 0   # training stages run / taken from the cache
     def start(self, what: str):
         "Announce a stage."
         el = time.perf_counter() - self.t0
@@ -110,10 +111,6 @@ def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
 STAGE2_COST = 1.25   # one Transformer step
 SCORE_COST = 60.0    # sampling and scoring one row of Table 1 for one sampling seed
 FID_COST = 70.0      # the Inception features of one set of validation-size samples
-
-def stage1_part_names(scfg: SystemConfig) -> tuple[str, ...]:
-    "Names of a system's stage-1 models, as `System.stage1_parts` names them (without building the models)."
-    return ("vq",) if scfg.coupled else ("image_vq", "seg_vq")
 
 def step_cost(scfg: SystemConfig, part: str) -> float:
     "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
@@ -137,18 +134,20 @@ def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: Trai
         path = cache / f"{part}-{key}.pt"
         if path.is_file():
             st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); hist[part] = st["history"]
-            progress.skip(step_cost(scfg, part) * s1.steps); progress.log(f"  {name}: stage 1 ({part}) reused ({path.name})")
+            progress.skip(step_cost(scfg, part) * s1.steps); progress.reused += 1
+            progress.log(f"  {name}: stage 1 ({part}) reused ({path.name})")
         else:
             progress.start(f"{name}: stage 1 ({part}), {s1.steps} steps")
             hist[part] = train_stage1(model, loss, train, s1)
             save_checkpoint(path, {"state_dict": model.state_dict(), "history": hist[part]})
-            progress.advance(step_cost(scfg, part) * s1.steps)
+            progress.advance(step_cost(scfg, part) * s1.steps); progress.trained += 1
         model.eval()
     gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), budget)}.pt"
     if path.is_file():
         st = load_checkpoint(path); snaps, hist["gpt"] = st["snapshots"], st["history"]
-        progress.skip(STAGE2_COST * s2.steps); progress.log(f"  {name}: stage 2 reused ({path.name})")
+        progress.skip(STAGE2_COST * s2.steps); progress.reused += 1
+        progress.log(f"  {name}: stage 2 reused ({path.name})")
     else:
         progress.start(f"{name}: stage 2 (Transformer), {s2.steps} steps")
         cond, x = encode_dataset(system, train)
@@ -159,7 +158,7 @@ def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: Trai
             snaps[str(frac)] = {k: v.detach().clone() for k, v in system.gpt.state_dict().items()}
         save_checkpoint(path, {"snapshots": snaps, "history": hist["gpt"]})
         resume.unlink(missing_ok=True)
-        progress.advance(STAGE2_COST * s2.steps)
+        progress.advance(STAGE2_COST * s2.steps); progress.trained += 1
     system.gpt.load_state_dict(snaps[str(budget[-1])])
     return system.eval(), hist, snaps
 
@@ -220,10 +219,15 @@ def score_row(system: System, val: tuple, reference: str, seg, seeds: list[int],
     r.ssim, r.lpips, r.conf = torch.stack(ss).mean(0), torch.stack(ll).mean(0), torch.stack(cc).sum(0)
     return r
 
+def spread(xs) -> float:
+    "Sample standard deviation (ddof=1, NaNs left out) of a few repeated measurements; 0 for a single one."
+    xs = np.asarray(xs, dtype=float); xs = xs[~np.isnan(xs)]
+    return float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
+
 def seed_summary(r: RowScores) -> dict:
-    "{metric: (mean over sampling seeds, standard deviation over seeds)}."
+    "{metric: (mean over sampling seeds, sample standard deviation over seeds)}."
     keys = r.seeds[0].keys()
-    return {k: (float(np.nanmean([s[k] for s in r.seeds])), float(np.nanstd([s[k] for s in r.seeds]))) for k in keys}
+    return {k: (float(np.nanmean([s[k] for s in r.seeds])), spread([s[k] for s in r.seeds])) for k in keys}
 
 def bootstrap_diff(a: RowScores, b: RowScores, classes: list[str], n: int = 1000, seed: int = 0) -> dict:
     "{metric: (a - b, 2.5%, 97.5%)}: paired bootstrap over validation examples (the same resample for both rows)."
@@ -424,7 +428,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     sample_seeds = list(range(cfg.sample_seeds))
     # the first training seed trains every system; further seeds only the headline pair (what their spread is reported for)
     configs = {sd: {n: c for n, c in system_configs(cfg, n_classes, sd).items() if k == 0 or n in HEADLINE} for k, sd in enumerate(train_seeds)}
-    units = sum(sum(step_cost(c, p) for p in stage1_part_names(c)) * cfg.steps1 + STAGE2_COST * cfg.steps2 for cs in configs.values() for c in cs.values())
+    units = sum(sum(step_cost(c, p) for p in c.stage1_names) * cfg.steps1 + STAGE2_COST * cfg.steps2 for cs in configs.values() for c in cs.values())
     score_units = lambda rows, seeds, fid: len(rows) * (SCORE_COST * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
     main_rows = table_rows(list(configs[train_seeds[0]]))
     tail_units = score_units(main_rows, 1, cfg.fid) + 2 * SCORE_COST * len(cfg.budget) * cfg.n_val / 128   # controls, budget, Tables 2-3
@@ -489,6 +493,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     plot_budget(R["budget"], out / "budget.png")
     R["paper"] = {f"{b} -> {c}": paper_directions(b, c) for b, c in (("VQVAE-T", "sVQVAE-T"), ("VQGAN-T", "sVQGAN-T"))}
     R["time_s"], R["machine"] = time.perf_counter() - t_start, _machine(cfg)
+    R["stages"] = {"trained": progress.trained, "reused": progress.reused}
     (out / "results.json").write_text(json.dumps(R, indent=1, default=float), encoding="utf-8")
     write_report(out, R)
     log(f"done in {R['time_s'] / 60:.1f} min: see {out / 'report.md'}")
@@ -511,7 +516,7 @@ def report_tables(R: dict) -> dict[str, str]:
     T["synthesis"] = _md_table(["row", "protocol", *(f"{m} {_UP[m]}" for m in METRICS), "FID ↓ (seed 0)"],
         [[r, v["reference"].replace("_", " "), *(_ms(v[m]) for m in METRICS), "–" if v["FID"] is None else f"{v['FID']:.1f}"] for r, v in R["rows"].items()]) + (
         f"\n\n*Table 1 (synthesis).* One sample per map for each of {n_val} validation scenes and each of {seeds} sampling seeds: "
-        f"mean ± standard deviation over the sampling seeds. Protocol = the image a coupled system's z_s reads: ground truth "
+        f"mean ± sample standard deviation over the sampling seeds. Protocol = the image a coupled system's z_s reads: ground truth "
         f"(the paper's), other (another validation example's image, fixed seeded derangement), none (reference-free). "
         f"SC mIoU: the segmenter's per-class IoU (|pred ∩ truth| / |pred ∪ truth| over all pixels of the set, unlabeled "
         f"pixels ignored), averaged over the classes present in the ground truth; the segmenter scores {R['segmenter']['mIoU']:.3f} "
@@ -541,13 +546,13 @@ def report_tables(R: dict) -> dict[str, str]:
     if len(R["train_seeds"]) > 1:
         TS = list(R["train_seeds"].values())
         rows = [r for r in TS[0] if all(r in t for t in TS)]            # the rows every training seed has (the headline pair)
-        ms = lambda xs: f"{np.mean(xs):.3f} ± {np.std(xs):.3f}"
+        ms = lambda xs: f"{np.mean(xs):.3f} ± {spread(xs):.3f}"
         body = [[r, *(ms([t[r][m] for t in TS]) for m in METRICS)] for r in rows]
-        if len(rows) == 2:                                             # the headline difference, per training seed
-            body.append([f"{rows[1]} − {rows[0]}", *(ms([t[rows[1]][m] - t[rows[0]][m] for t in TS])
-                                                     for m in METRICS)])
+        if len(rows) == 2:                                             # the headline difference: mean ± sd, then each seed's
+            body.append([f"{rows[1]} − {rows[0]}", *(ms(d) + " (" + ", ".join(f"{x:+.3f}" for x in d) + ")"
+                                                     for d in ([t[rows[1]][m] - t[rows[0]][m] for t in TS] for m in METRICS))])
         T["train_seeds"] = _md_table(["row", *METRICS], body) + (
-            f"\n\n*Training seeds:* mean ± standard deviation over {len(TS)} training seeds "
+            f"\n\n*Training seeds:* mean ± sample standard deviation over {len(TS)} training seeds "
             f"({', '.join(map(str, R['train_seeds']))}) of the per-seed means over sampling seeds; the first seed trains every "
             "system, the others the headline pair only.")
     T["paper"] = paper_table(R)
@@ -580,7 +585,9 @@ def write_report(out: Path, R: dict) -> Path:
     s, T, m = R["settings"], report_tables(R), R["machine"]
     lines = ["# svq_nb demo: the coupled VQ model against its baselines on SynthScenes", "",
              f"Measured run: {m['device']}, {m['torch_threads']} threads of {m['cpu_count']} CPUs, load average at the end "
-             f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}; total time {R['time_s'] / 60:.1f} min. "
+             f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}; total time {R['time_s'] / 60:.1f} min"
+             + (f" ({R['stages']['reused']} of {sum(R['stages'].values())} training stages reused from the cache of earlier runs). "
+                if R.get("stages", {}).get("reused") else ". ") +
              f"{s['size']} px scenes, {s['n_train']} training and {s['n_val']} validation scenes, {s['steps1']} stage-1 and "
              f"{s['steps2']} stage-2 steps per system, batch {s['batch_size']}, lambda {s['lam']}, training seed(s) "
              f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'.", "",
@@ -661,7 +668,7 @@ def load_histories(run: str | os.PathLike = "runs/demo") -> dict[str, dict[str, 
     out = {}
     for name, scfg in system_configs(cfg, len(SynthScenes.classes), cfg.seed).items():
         out[name] = {part: load_checkpoint(_in_cache(Path(run) / "cache" / f"{part}-{_stage1_key(scfg, part, s1, data_key)}.pt",
-                                                     f"stage 1 of {name}", run))["history"] for part in stage1_part_names(scfg)}
+                                                     f"stage 1 of {name}", run))["history"] for part in scfg.stage1_names}
     return out
 
 # %% ../nbs/12_demo.ipynb #1b9f405b

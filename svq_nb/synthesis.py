@@ -56,6 +56,10 @@ class SystemConfig:
     def coupled(self) -> bool: return self.name.startswith("s")
     @property
     def gan(self) -> bool: return "GAN" in self.name
+    @property
+    def stage1_names(self) -> tuple[str, ...]:
+        "Names of the stage-1 models: one coupled model, or an image and a semantic model (`System.stage1_parts` order)."
+        return ("vq",) if self.coupled else ("image_vq", "seg_vq")
 
     @classmethod
     def paper(cls, name: str, n_classes: int = 243, **kw) -> SystemConfig:
@@ -111,8 +115,9 @@ class System(nn.Module):
 
     def stage1_parts(self) -> list[tuple[str, nn.Module, nn.Module]]:
         "(name, model, loss) for each stage-1 model: one coupled model, or an image and a semantic model."
-        if self.cfg.coupled: return [("vq", self.vq, SemanticVQLoss(self._image_loss(), lam=self.cfg.lam))]
-        return [("image_vq", self.image_vq, self._image_loss()), ("seg_vq", self.seg_vq, SegLoss())]
+        if self.cfg.coupled: parts = [(self.vq, SemanticVQLoss(self._image_loss(), lam=self.cfg.lam))]
+        else: parts = [(self.image_vq, self._image_loss()), (self.seg_vq, SegLoss())]
+        return [(name, *p) for name, p in zip(self.cfg.stage1_names, parts)]
 
 # %% ../nbs/08_synthesis.ipynb #2666bd37
 def _check_pair(image, label):

@@ -42,6 +42,7 @@ def test_demo_scores_and_intervals():
     noisy = bootstrap_diff(row(torch.rand(20, generator=g), 3), b, classes, n=200)["SSIM"]
     assert noisy[1] < noisy[0] < noisy[2] and noisy[2] - noisy[1] > 0.05         # independent rows: a real interval around the difference
     test_eq(bootstrap_diff(a, b, classes, n=200, seed=4), bootstrap_diff(a, b, classes, n=200, seed=4))   # seeded
+    test_close(spread([1.0, 2.0, 3.0]), 1.0); test_close(spread([1.0, np.nan, 3.0]), 2 ** 0.5); test_eq(spread([5.0]), 0.0)   # sample sd (ddof=1), NaN left out
 
 
 def test_demo_probe_tiles_keys_paper():
@@ -91,6 +92,7 @@ def test_quick_demo_writes_everything():
         assert all(len(v["SSIM"]) == 2 for v in R["rows"].values())                                # mean and spread over seeds
         assert sum("trained" in l or "steps" in l for l in logs) > 0 and not any("reused" in l for l in logs[:3])
         assert sum("(seg_vq) reused" in l for l in logs) == 1                                      # the baselines share one semantic VQ model
+        test_eq(R["stages"], {"trained": 11, "reused": 1})                                          # 5 Transformers + 6 VQ models, 1 shared
         report = (Path(d) / "report.md").read_text()
         for s in ("honest headline", "other reference", "Appearance probe", "Budget curve", "paper (Table 1)", "96 px"):
             assert s in report, s
@@ -109,6 +111,8 @@ def test_quick_demo_writes_everything():
         r2 = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, train_seeds=2), log=logs.append)
         trained = [l for l in logs if "stage" in l and "steps" in l]
         test_eq(len(trained), 5)                    # VQGAN-T: image_vq, seg_vq, Transformer; ref-free: vq, Transformer
+        test_eq(r2["stages"], {"trained": 5, "reused": 12})
+        assert "(12 of 17 training stages reused from the cache" in (Path(d) / "report.md").read_text()
         assert all("VQGAN-T:" in l or "(ref-free):" in l for l in trained), trained
         test_eq(list(r2["train_seeds"][1]), ["VQGAN-T", "sVQGAN-T (ref-free) · no reference"])
         test_eq(json.dumps(r2["train_seeds"][0], sort_keys=True), json.dumps(R["train_seeds"]["0"], sort_keys=True))                                      # seed 0 reproduced from the cache
