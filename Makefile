@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 FILTER := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup export check-sync test test-fast bench demo lab docs clean segnet
+.PHONY: setup export check-sync test test-fast bench demo lab notebooks docs clean segnet
 
 # Idempotent: only reinstalls when settings.ini or setup.py changed.
 $(VENV)/.installed: settings.ini setup.py
@@ -51,8 +51,18 @@ bench: setup
 demo: setup
 	$(PY) -m svq_nb.demo --out runs/demo $(ARGS)
 
+# the kernels get every core (the OMP_NUM_THREADS=1 above is for the test workers)
 lab: setup
-	$(BIN)/jupyter lab nbs/
+	OMP_NUM_THREADS=$$(nproc) $(BIN)/jupyter lab nbs/
+
+# every notebook top to bottom in reading order, as "Run All" in JupyterLab does, outputs stored in place; the time of each
+notebooks: setup
+	@cd nbs && t0=$$(date +%s) && for nb in index $$(ls [0-9]*.ipynb | sed 's/\.ipynb$$//'); do s=$$(date +%s); \
+	  OMP_NUM_THREADS=$$(nproc) $(abspath $(BIN))/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.store_widget_state=False $$nb.ipynb 2>/tmp/svq_nb_$$nb.log \
+	    || { echo "$$nb failed: see /tmp/svq_nb_$$nb.log"; exit 1; }; \
+	  echo "$$nb $$(( $$(date +%s) - s )) s"; done; echo "all notebooks: $$(( $$(date +%s) - t0 )) s"
+	$(BIN)/nbdev_clean
 
 # every notebook with its stored outputs as a static HTML site in _docs/ (nbconvert; open _docs/index.html)
 docs: setup

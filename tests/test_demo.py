@@ -77,6 +77,7 @@ def test_demo_probe_tiles_keys_paper():
 
 def test_quick_demo_writes_everything():
     logs = []
+    print("the whole pipeline at toy size, then a second training seed in the same folder (about a minute on 2 CPU cores)")
     with tempfile.TemporaryDirectory() as d:
         r = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2), log=logs.append)
         names = sorted(p.name for p in Path(d).iterdir())
