@@ -39,7 +39,7 @@ check-sync: setup
 
 test: check-sync
 	$(BIN)/nbdev_test --n_workers 2 --timing
-	$(PY) -m pytest tests/ -q -p no:cacheprovider
+	$(PY) -m pytest tests/ -q -p no:cacheprovider -n 2 --dist loadfile --durations=12
 
 # notebooks only, no sync check: for quick iteration on one notebook use `nbdev_test --path nbs/NB.ipynb`
 test-fast: setup
