@@ -98,7 +98,12 @@ class Progress:
         left = f"; about {el / self.done * max(0.0, self.total - self.done) / 60:.0f} min left" if self.done else ""
         self.log(f"[{el / 60:5.1f} min] {what}{left}")
     def advance(self, units: float): self.done += units
-    def skip(self, units: float): self.total -= units
+    def reused_stage(self, units: float, what: str):
+        "A training stage taken from the cache: its work leaves the estimate."
+        self.total -= units; self.reused += 1; self.log(what)
+    def trained_stage(self, units: float):
+        "A training stage finished."
+        self.advance(units); self.trained += 1
 
 def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
     "The stage-1 (VQ models) and stage-2 (Transformer) training settings of the experiment."
@@ -134,20 +139,18 @@ def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: Trai
         path = cache / f"{part}-{key}.pt"
         if path.is_file():
             st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); hist[part] = st["history"]
-            progress.skip(step_cost(scfg, part) * s1.steps); progress.reused += 1
-            progress.log(f"  {name}: stage 1 ({part}) reused ({path.name})")
+            progress.reused_stage(step_cost(scfg, part) * s1.steps, f"  {name}: stage 1 ({part}) reused ({path.name})")
         else:
             progress.start(f"{name}: stage 1 ({part}), {s1.steps} steps")
             hist[part] = train_stage1(model, loss, train, s1)
             save_checkpoint(path, {"state_dict": model.state_dict(), "history": hist[part]})
-            progress.advance(step_cost(scfg, part) * s1.steps); progress.trained += 1
+            progress.trained_stage(step_cost(scfg, part) * s1.steps)
         model.eval()
     gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), budget)}.pt"
     if path.is_file():
         st = load_checkpoint(path); snaps, hist["gpt"] = st["snapshots"], st["history"]
-        progress.skip(STAGE2_COST * s2.steps); progress.reused += 1
-        progress.log(f"  {name}: stage 2 reused ({path.name})")
+        progress.reused_stage(STAGE2_COST * s2.steps, f"  {name}: stage 2 reused ({path.name})")
     else:
         progress.start(f"{name}: stage 2 (Transformer), {s2.steps} steps")
         cond, x = encode_dataset(system, train)
@@ -158,7 +161,7 @@ def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: Trai
             snaps[str(frac)] = {k: v.detach().clone() for k, v in system.gpt.state_dict().items()}
         save_checkpoint(path, {"snapshots": snaps, "history": hist["gpt"]})
         resume.unlink(missing_ok=True)
-        progress.advance(STAGE2_COST * s2.steps); progress.trained += 1
+        progress.trained_stage(STAGE2_COST * s2.steps)
     system.gpt.load_state_dict(snaps[str(budget[-1])])
     return system.eval(), hist, snaps
 
