@@ -14,7 +14,7 @@ from .quantize import dp_world, dp_sum, dp_sum_grad
 
 # %% auto #0
 __all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'DPBatchNorm2d', 'weights_init',
-           'NLayerDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'VQGANLoss', 'SemanticVQLoss']
+           'NLayerDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'balanced_gan_loss', 'VQGANLoss', 'SemanticVQLoss']
 
 # %% ../nbs/05_losses.ipynb #7a307e54
 def loss_logs(**terms) -> dict[str, float]:
@@ -121,21 +121,37 @@ def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.
     return 0.5 * (F.relu(1.0 - logits_real).mean() + F.relu(1.0 + logits_fake).mean())
 
 
-def adaptive_weight(nll_loss: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
-                    disc_weight: float = 1.0, max_weight: float = 1e4) -> torch.Tensor:
-    "VQGAN's lambda: ||grad nll|| / (||grad g|| + 1e-4) at `last_layer`, clamped, detached, times disc_weight."
-    try:
-        nll_grads = torch.autograd.grad(nll_loss, last_layer, retain_graph=True)[0]
-        g_grads = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
-    except RuntimeError as e:
-        if "not have been used in the graph" not in str(e): raise
-        raise ValueError("last_layer was not used to compute the reconstruction: pass the decoder's final conv weight "
-                         "(model.last_layer)") from None
+def _weight_from_grads(nll_grads: torch.Tensor, g_grads: torch.Tensor, disc_weight: float, max_weight: float) -> torch.Tensor:
+    "||nll_grads|| / (||g_grads|| + 1e-4), clamped, detached, times disc_weight (on several ranks: of the global batch's gradients)."
     world = dp_world()[1]
     if world > 1:   # several ranks: the gradients of the global batch's losses (the mean over ranks), so lambda is the same everywhere
         nll_grads, g_grads = dp_sum(nll_grads) / world, dp_sum(g_grads) / world
     w = torch.norm(nll_grads) / (torch.norm(g_grads) + 1e-4)
     return torch.clamp(w, 0.0, max_weight).detach() * disc_weight
+
+def _last_layer_grad(outputs, last_layer: torch.Tensor, grad_outputs=None) -> torch.Tensor:
+    try: return torch.autograd.grad(outputs, last_layer, grad_outputs=grad_outputs, retain_graph=True)[0]
+    except RuntimeError as e:
+        if "not have been used in the graph" not in str(e): raise
+        raise ValueError("last_layer was not used to compute the reconstruction: pass the decoder's final conv weight "
+                         "(model.last_layer)") from None
+
+def adaptive_weight(nll_loss: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor,
+                    disc_weight: float = 1.0, max_weight: float = 1e4) -> torch.Tensor:
+    "VQGAN's lambda: ||grad nll|| / (||grad g|| + 1e-4) at `last_layer`, clamped, detached, times disc_weight (taming's way)."
+    return _weight_from_grads(_last_layer_grad(nll_loss, last_layer), _last_layer_grad(g_loss, last_layer), disc_weight, max_weight)
+
+def balanced_gan_loss(nll: torch.Tensor, g_loss: torch.Tensor, x_rec: torch.Tensor, last_layer: torch.Tensor, factor: float,
+                      disc_weight: float = 1.0, max_weight: float = 1e4) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, lambda): `nll + lambda * factor * g_loss` with the value of that sum and its exact gradient, computed with one
+    backward pass through the perceptual network and the discriminator instead of taming's two."""
+    g_nll = torch.autograd.grad(nll, x_rec, retain_graph=True)[0]      # d nll / d x_rec: the LPIPS network, once
+    g_g = torch.autograd.grad(g_loss, x_rec, retain_graph=True)[0]     # d L_G / d x_rec: the discriminator, once
+    w = _weight_from_grads(_last_layer_grad(x_rec, last_layer, g_nll), _last_layer_grad(x_rec, last_layer, g_g), disc_weight, max_weight)
+    surrogate = (x_rec * (g_nll + (w * factor).to(g_g.dtype) * g_g)).sum()   # gradient = J^T (d nll/d x_rec + lambda f dL_G/d x_rec)
+    value = nll.detach() + w * factor * g_loss.detach()
+    return value + (surrogate - surrogate.detach()), w
+
 
 # %% ../nbs/05_losses.ipynb #97c0f28f
 def _lpips(net: str) -> nn.Module:
@@ -192,9 +208,10 @@ class VQGANLoss(nn.Module):
         if factor > 0:
             g_loss = -self._logits_no_disc_grad(x_rec).mean()
             trainable = torch.is_grad_enabled() and last_layer is not None and last_layer.requires_grad and x_rec.requires_grad
-            d_weight = adaptive_weight(nll, g_loss, last_layer, self.disc_weight) if trainable else zero
-        else: g_loss, d_weight = zero, zero  # D is not even run before disc_start
-        loss = nll + d_weight * factor * g_loss + self.codebook_weight * qloss
+            if trainable: rec_gan, d_weight = balanced_gan_loss(nll, g_loss, x_rec, last_layer, factor, self.disc_weight)
+            else: rec_gan, d_weight = nll + zero * g_loss, zero
+        else: g_loss, d_weight, rec_gan = zero, zero, nll  # D is not even run before disc_start
+        loss = rec_gan + self.codebook_weight * qloss
         return loss, loss_logs(loss=loss, nll=nll, rec=pix, p=p, q=qloss, g=g_loss, d_weight=d_weight, disc_factor=factor)
 
     def discriminator_loss(self, x: torch.Tensor, x_rec: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:

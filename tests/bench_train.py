@@ -1,7 +1,9 @@
 """Training-step benchmark (hand-written, run by `make bench`): images/s of one training step of the `svq` command's `tiny`
 preset (32 px, 8x8 latents) for VQGAN-T's image VQGAN, sVQGAN-T's coupled model (both with LPIPS and the discriminator on)
 and the stage-2 Transformer, in fp32, with bf16 autocast, and (conv models) with channels_last, as ratios to fp32 measured
-in this one run on the CPU. Prints numbers; asserts nothing about time.
+in this one run on the CPU; and the VQGAN generator step with the adaptive GAN weight computed taming's way (two extra
+backward passes through LPIPS and the discriminator) against `balanced_gan_loss` (one). Prints numbers; asserts nothing
+about time.
 """
 import sys, time
 from dataclasses import replace
@@ -44,6 +46,29 @@ def stage2_rate(variant: str, n: int, steps: int) -> float:
     return cfg.batch_size / h[-1]["sec_per_step"]
 
 
+def adaptive_weight_ratio(data, reps: int = 6) -> tuple[float, float]:
+    "(ms per generator step taming's way, ms with balanced_gan_loss): the demo's 32 px VQGAN image model after disc_start, batch 16."
+    from svq_nb.demo import DemoConfig, system_configs
+    from svq_nb.losses import adaptive_weight
+    system = System(system_configs(DemoConfig(), len(SynthScenes.classes), 0)["VQGAN-T"])
+    _, model, crit = system.stage1_parts()[0]
+    x = data[0][:16]
+    def taming():
+        x_rec, q, _ = model(x)
+        nll = crit.reconstruction_loss(x, x_rec)[0]
+        g = -crit._logits_no_disc_grad(x_rec).mean()
+        (nll + adaptive_weight(nll, g, model.last_layer, crit.disc_weight) * g + q).backward()
+    def ours():
+        x_rec, q, _ = model(x)
+        crit.generator_loss(x, x_rec, q, crit.disc_start + 10 ** 6, model.last_layer)[0].backward()
+    times = {taming: 0.0, ours: 0.0}
+    for f in times: f()                                  # warm-up
+    for _ in range(reps):                                # interleaved: both see the same machine load
+        for f in times:
+            t = time.perf_counter(); f(); times[f] += time.perf_counter() - t
+    return times[taming] / reps * 1000, times[ours] / reps * 1000
+
+
 if __name__ == "__main__":
     steps = 5
     data = SynthScenes(256, 32).tensors()
@@ -55,3 +80,6 @@ if __name__ == "__main__":
         print(", ".join(row))
     base = stage2_rate("fp32", 512, steps)
     print(f"Transformer stage 2: fp32 {base:7.1f} seq/s, bf16 x{stage2_rate('bf16', 512, steps) / base:.2f}")
+    t_old, t_new = adaptive_weight_ratio(data)
+    print(f"VQGAN generator step after disc_start (demo's 32 px model, batch 16): taming's adaptive weight {t_old:.0f} ms, "
+          f"balanced_gan_loss {t_new:.0f} ms, x{t_old / t_new:.2f}")

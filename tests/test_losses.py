@@ -99,6 +99,29 @@ def test_adaptive_weight_matches_formula():
     assert math.isfinite(logs["d_weight"]) and logs["d_weight"] > 0 and dec.weight.grad is not None
 
 
+def test_balanced_gan_loss_equals_tamings_gradient():
+    torch.manual_seed(0)
+    dec = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 3, 3, padding=1))
+    z, x = torch.randn(2, 4, 16, 16), torch.rand(2, 3, 16, 16) * 2 - 1
+    crit = VQGANLoss(disc_start=0, disc_warmup=4, disc_weight=0.8, disc_ndf=8, disc_num_layers=2)
+    q = torch.tensor(0.1, requires_grad=True)
+    loss, logs = crit.generator_loss(x, dec(z), q, step=1, last_layer=dec[-1].weight)      # factor 0.5 (ramp)
+    loss.backward()
+    assert all(p.grad is None for p in crit.discriminator.parameters())   # D still gets nothing from the generator
+    ours = [p.grad.clone() for p in dec.parameters()]; dec.zero_grad()
+    # taming's way: lambda from two autograd.grad calls at the last layer, then one backward of the sum
+    x_rec = dec(z)
+    nll = (x - x_rec).abs().mean() + crit.perceptual(x, x_rec).mean()
+    g = -functional_call(crit.discriminator, dict(crit.discriminator.named_parameters()), (x_rec,)).mean()
+    w = adaptive_weight(nll, g, dec[-1].weight, disc_weight=0.8)
+    ref = nll + w * 0.5 * g + q
+    ref.backward()
+    test_close(logs["d_weight"], w.item(), eps=1e-6)
+    test_close(loss.item(), ref.item(), eps=1e-6)                                          # the same value
+    for a, b in zip(ours, (p.grad for p in dec.parameters())): test_close(a, b, eps=1e-6 * b.abs().max().item())   # the same gradients
+    test_eq(q.grad.item(), 2.0)                                                            # the codebook term: weight 1, once per backward
+
+
 def test_disc_start_and_no_generator_grad_into_disc():
     torch.manual_seed(0)
     dec = nn.Conv2d(4, 3, 3, padding=1)
