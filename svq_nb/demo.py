@@ -38,8 +38,8 @@ class DemoConfig:
     size: int = 32
     n_train: int = 2000
     n_val: int = 128
-    steps1: int = 400                # stage-1 steps per VQ model
-    steps2: int = 500                # stage-2 (Transformer) steps per system
+    steps1: int = 200                # stage-1 steps per VQ model (`make demo` fits in 30 min on 2 CPU cores)
+    steps2: int = 250                # stage-2 (Transformer) steps per system
     batch_size: int = 16
     sample_seeds: int = 3            # synthesis metrics: mean and spread over this many sampling seeds
     segnet_steps: int = 1500
@@ -120,8 +120,8 @@ FID_COST = 70.0      # the Inception features of one set of validation-size samp
 def step_cost(scfg: SystemConfig, part: str) -> float:
     "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
     if part == "seg_vq": return 1.1
-    if part == "image_vq": return 2.9 if scfg.gan else 1.0
-    return (3.5 if scfg.gan else 1.75) * (1.15 if scfg.ref_free == "label_branch" else 1.0)
+    if part == "image_vq": return 2.5 if scfg.gan else 1.0
+    return (3.0 if scfg.gan else 1.75) * (1.15 if scfg.ref_free == "label_branch" else 1.0)
 
 def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -> str:
     "Cache key of one stage-1 model: only the settings it depends on (so VQVAE-T and VQGAN-T share the semantic VQ model)."
@@ -458,17 +458,18 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
         R["train_seeds"][sd] = {row: {m: v[0] for m, v in seed_summary(s).items()} for row, s in scores.items()}
         if k == 0: main = (systems, hists, snaps, scores, rows)
     systems, hists, snaps, scores, rows = main
-    progress.start("leakage controls, budget curve, reconstruction tables, figures")
     for row, sn, ref in rows:
         R["rows"][row] = {"system": sn, "reference": ref, "FID": scores[row].fid, **{m: list(v) for m, v in seed_summary(scores[row]).items()}}
     R["differences"] = {lab: {"a": a, "b": b, **{m: list(v) for m, v in bootstrap_diff(scores[a], scores[b], classes, cfg.bootstrap, cfg.seed).items()}}
                         for lab, (a, b) in comparisons(list(scores)).items()}
+    progress.start("leakage controls: reference dependency, appearance probe, conditioning gain, decoder-only")
     looks = [val[0]] + [SynthScenes(cfg.n_val, size=cfg.size, split="val", seed=cfg.seed, look=j).tensors()[0] for j in range(2)]
     R["leakage"] = {n: {"z_s tokens changed by the reference": reference_dependency(s, *val) if s.cfg.coupled else 0.0,
                         "appearance probe R^2": appearance_probe(s, val[1], looks),
                         "conditioning gain (nats/token)": conditioning_gain(s, val, cfg.seed)} for n, s in systems.items()}
     R["decoder_only"] = {n: decoder_only_control(s, val, seg, classes, cfg.seed) for n, s in systems.items()}
     R["codebooks"] = {n: codebook_usage(s, val) for n, s in systems.items()}
+    progress.start("budget curve: the headline rows at " + ", ".join(f"{100 * float(f):.0f}%" for f in cfg.budget) + " of the stage-2 steps")
     R["budget"] = {}
     for n in [n for n in ("VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)") if n in systems]:
         row, ref = next((r, p) for r, sn, p in rows if sn == n and p != "ground_truth")
@@ -478,6 +479,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
             m = scores[row].seeds[0] if frac == cfg.budget[-1] else score_row(systems[n], val, ref, seg, sample_seeds[:1], classes, cfg.seed).seeds[0]
             R["budget"][row][frac] = {"SC mIoU": m["SC mIoU"], "small-class IoU": float(np.nanmean([m[f"IoU {c}"] for c in SMALL])), "SSIM": m["SSIM"]}
         systems[n].gpt.load_state_dict(snaps[n][str(cfg.budget[-1])])
+    progress.start("Tables 2 and 3: reconstructions" + (" (FID: Inception features of every system's reconstructions)" if cfg.fid else "") + ", then the figures")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # the small-sample FID caveat is in the caption
         t2, t3 = reconstruction_table(systems, {"SynthScenes": val}, compute_fid=cfg.fid, fid_method="eigh", device=cfg.device,

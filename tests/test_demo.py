@@ -76,6 +76,7 @@ def test_demo_probe_tiles_keys_paper():
 
 
 def test_quick_demo_writes_everything():
+    import re
     logs = []
     print("the whole pipeline at toy size, then a second training seed in the same folder (about a minute on 2 CPU cores)")
     with tempfile.TemporaryDirectory() as d:
@@ -110,7 +111,7 @@ def test_quick_demo_writes_everything():
         # a second training seed in the same folder: seed 0 entirely from the cache, seed 1 trains the headline pair only
         logs = []
         r2 = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, train_seeds=2), log=logs.append)
-        trained = [l for l in logs if "stage" in l and "steps" in l]
+        trained = [l for l in logs if re.search(r": stage [12] \(.*\), \d+ steps", l)]   # the lines that start a training stage
         test_eq(len(trained), 5)                    # VQGAN-T: image_vq, seg_vq, Transformer; ref-free: vq, Transformer
         test_eq(r2["stages"], {"trained": 5, "reused": 12})
         assert "(12 of 17 training stages reused from the cache" in (Path(d) / "report.md").read_text()
