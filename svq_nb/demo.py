@@ -22,14 +22,14 @@ from .evaluation import reconstruction_table
 from .compare import save_compare_grid
 
 # %% auto #0
-__all__ = ['SMALL', 'HEADLINE', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS', 'DemoConfig',
-           'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost', 'train_system',
-           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row', 'spread',
-           'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
+__all__ = ['SMALL', 'HEADLINE', 'HEADLINE_ROWS', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS',
+           'DemoConfig', 'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost',
+           'train_system', 'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row',
+           'spread', 'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
            'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars',
            'plot_budget', 'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo',
-           'report_tables', 'paper_table', 'write_report', 'headline_statements', 'load_results', 'run_config',
-           'load_segmenter', 'load_histories', 'main']
+           'report_tables', 'paper_table', 'write_report', 'headline_statements', 'headline_by_budget', 'load_results',
+           'run_config', 'load_segmenter', 'load_histories', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -64,6 +64,7 @@ class DemoConfig:
 
 SMALL = ("lamp", "ball", "bird")
 HEADLINE = ("VQGAN-T", "sVQGAN-T (ref-free)")
+HEADLINE_ROWS = ("VQGAN-T", "sVQGAN-T (ref-free) · no reference")   # their rows of Table 1
 
 def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, SystemConfig]:
     "The systems of the experiment, same architecture and budget (names as in the tables)."
@@ -114,14 +115,14 @@ def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
 
 # Relative cost of the work (one VQVAE image-model step = 1), measured on the 2-core CPU; only for the time-left estimate.
 STAGE2_COST = 1.25   # one Transformer step
-SCORE_COST = 60.0    # sampling and scoring one row of Table 1 for one sampling seed
-FID_COST = 70.0      # the Inception features of one set of validation-size samples
+SCORE_COST = 15.0    # sampling and scoring one row of Table 1 for one sampling seed
+FID_COST = 110.0     # the Inception features of one set of validation-size samples
 
 def step_cost(scfg: SystemConfig, part: str) -> float:
     "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
     if part == "seg_vq": return 1.1
     if part == "image_vq": return 2.5 if scfg.gan else 1.0
-    return (3.0 if scfg.gan else 1.75) * (1.15 if scfg.ref_free == "label_branch" else 1.0)
+    return (3.2 if scfg.gan else 1.75) * (1.15 if scfg.ref_free == "label_branch" else 1.0)
 
 def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -> str:
     "Cache key of one stage-1 model: only the settings it depends on (so VQVAE-T and VQGAN-T share the semantic VQ model)."
@@ -643,6 +644,21 @@ def headline_statements(R: dict) -> list[str]:
             out.append(f"**Reconstruction, {c} vs {b}** (the paper: about as good): SSIM {rec[c]['SSIM'] - rec[b]['SSIM']:+.3f}, "
                        f"LPIPS {rec[c]['LPIPS'] - rec[b]['LPIPS']:+.3f}, semantic mIoU {rec[c]['mIoU'] - rec[b]['mIoU']:+.3f} (one run, no interval).")
     return out
+
+def headline_by_budget(runs: dict[str, dict]) -> str:
+    "Markdown table: the headline difference (ref-free sVQGAN-T − VQGAN-T) of each run's training seeds, one row per run (label: results)."
+    body = []
+    for label, R in runs.items():
+        TS = [t for t in R["train_seeds"].values() if all(r in t for r in HEADLINE_ROWS)]
+        s = R["settings"]
+        cells = []
+        for m in ("SSIM", "LPIPS", "SC mIoU"):
+            d = [t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS]
+            cells.append(f"{np.mean(d):+.3f}" + (f" ± {spread(d):.3f} (" + ", ".join(f"{x:+.3f}" for x in d) + ")" if len(d) > 1 else ""))
+        body.append([label, f"{s['steps1']} / {s['steps2']}", len(TS), *cells])
+    return _md_table(["run", "steps (stage 1 / 2)", "training seeds", *(f"{m} {_UP[m]}" for m in ("SSIM", "LPIPS", "SC mIoU"))], body) + (
+        "\n\n*The honest headline at each budget:* reference-free sVQGAN-T minus VQGAN-T (both see only the map), mean ± sample "
+        "standard deviation over the training seeds, then each seed's value; each seed's value is the mean over its sampling seeds.")
 
 def load_results(run: str | os.PathLike = "runs/demo") -> dict:
     "The `results.json` of a finished run (clear error when there is none)."

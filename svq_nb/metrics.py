@@ -22,8 +22,8 @@ from .training import pick_device, progress_iter, save_checkpoint, load_checkpoi
 # %% auto #0
 __all__ = ['IN_TEST', 'RANGE_EPS', 'SSIM_SETTINGS', 'SSIM_MIN_SIZE', 'LPIPS_MIN_SIZE', 'FID_DIMS', 'SEGNET_RECIPE', 'SEGNET_FILE',
            'check_images', 'check_pair', 'ssim', 'get_lpips', 'lpips', 'frechet_distance', 'get_fid_inception',
-           'fid_features', 'min_fid_samples_warning', 'FIDAccumulator', 'fid', 'ConfusionMatrix', 'SegNet',
-           'train_segnet', 'segment', 'segnet_confusion', 'semantic_consistency', 'segnet_reference_miou',
+           'fid_batch_size', 'fid_features', 'min_fid_samples_warning', 'FIDAccumulator', 'fid', 'ConfusionMatrix',
+           'SegNet', 'train_segnet', 'segment', 'segnet_confusion', 'semantic_consistency', 'segnet_reference_miou',
            'train_reference_segnet', 'save_segnet', 'load_segnet']
 
 # %% ../nbs/09_metrics.ipynb #be83edd6
@@ -137,17 +137,22 @@ def get_fid_inception(device: str | torch.device = "auto") -> nn.Module:
     if str(device) not in _FID_NETS: _FID_NETS[str(device)] = fid_inception().to(device).eval().to(memory_format=torch.channels_last)
     return _FID_NETS[str(device)]
 
+def fid_batch_size(batch_size: int | None, device) -> int:
+    "`batch_size`, or the default for `device`: 16 images on a CPU (the 299 px activations of a small batch stay in cache; 128 images took 20 s in batches of 16, 24 s in batches of 50 on our 2-core CPU), 50 elsewhere."
+    return batch_size or (16 if torch.device(device).type == "cpu" else 50)
+
 def _inception(model: nn.Module, images: torch.Tensor, device) -> torch.Tensor:
     "Pool features of a batch; channels-last input and network: 1.4x faster on a CPU, features equal up to 1e-5."
     return model(images.to(device).float().contiguous(memory_format=torch.channels_last))
 
 @torch.no_grad()
-def fid_features(images: torch.Tensor, batch_size: int = 50, device: str | torch.device = "auto",
+def fid_features(images: torch.Tensor, batch_size: int | None = None, device: str | torch.device = "auto",
                  progress: bool | None = None) -> torch.Tensor:
     "Inception pool features `[N, 2048]` (float64, CPU) of images [N,3,H,W] in [-1, 1], in batches."
     check_images(images)
     model = get_fid_inception(device)
     dev = next(model.parameters()).device
+    batch_size = fid_batch_size(batch_size, dev)
     starts = range(0, len(images), batch_size)
     feats = [_inception(model, images[i:i + batch_size], dev).double().cpu()
              for i in progress_iter(starts, progress)]
@@ -162,10 +167,11 @@ def min_fid_samples_warning(n: int, dims: int = FID_DIMS) -> str | None:
 
 class FIDAccumulator:
     "Running n, sum of features and sum of outer products (float64) of one image set; `compute(other)` gives the FID."
-    def __init__(self, dims: int = FID_DIMS, batch_size: int = 50, device: str | torch.device = "auto",
+    def __init__(self, dims: int = FID_DIMS, batch_size: int | None = None, device: str | torch.device = "auto",
                  progress: bool | None = None):
-        self.dims, self.batch_size, self.progress = dims, batch_size, progress
+        self.dims, self.progress = dims, progress
         self.device = pick_device(device)
+        self.batch_size = fid_batch_size(batch_size, self.device)
         self.reset()
 
     def reset(self) -> "FIDAccumulator":
@@ -209,7 +215,7 @@ class FIDAccumulator:
         if msg: warnings.warn(msg)
         return frechet_distance(*self.stats(), *other.stats(), eps=eps, method=method)
 
-def fid(a: torch.Tensor, b: torch.Tensor, batch_size: int = 50, device: str | torch.device = "auto",
+def fid(a: torch.Tensor, b: torch.Tensor, batch_size: int | None = None, device: str | torch.device = "auto",
         method: str = "sqrtm", progress: bool | None = None) -> float:
     "FID between two image sets [N,3,H,W] in [-1, 1] (they may differ in N and in size)."
     acc = lambda x: FIDAccumulator(batch_size=batch_size, device=device, progress=progress).update(x)

@@ -120,7 +120,8 @@ def test_fid_real_network():
     feats = fid_features(x, batch_size=4, progress=False)
     test_eq(feats.shape, (6, 2048)); test_eq(feats.dtype, torch.float64)
     real = FIDAccumulator(progress=False).update(x)
-    test_close(real.sum, feats.sum(0), eps=1e-6)                                  # update() == features summed
+    test_close(real.sum, feats.sum(0), eps=1e-6)                                  # update() == features summed (batches of 4 vs 16: the same features)
+    test_eq([fid_batch_size(None, "cpu"), fid_batch_size(None, "cuda"), fid_batch_size(7, "cpu")], [16, 50, 7])   # CPU default: small batches
     with pytest.warns(UserWarning, match="FID from 6 samples: the 2048x2048 feature covariance has rank at most 5"):
         d0 = real.compute(real)                                                   # pytorch-fid route (sqrtm)
     noisy = [FIDAccumulator(progress=False).update((x + s * torch.randn(x.shape, generator=g)).clamp(-1, 1))
