@@ -514,6 +514,11 @@ def _md_table(header: list[str], rows: list[list]) -> str:
 
 def _ms(v) -> str: return "–" if v is None or v[0] != v[0] else f"{v[0]:.3f} ± {v[1]:.3f}"
 def _ci(v) -> str: return "–" if v[0] != v[0] else f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
+def _over_seeds(xs, signed: bool = False, each: bool = False) -> str:
+    "Mean ± sample sd of per-training-seed values (`signed`: '+' on the mean, for differences), then each seed's value if `each`; one value: itself."
+    mean = f"{np.mean(xs):{'+' if signed else ''}.3f}"
+    if len(xs) < 2: return mean
+    return f"{mean} ± {spread(xs):.3f}" + (" (" + ", ".join(f"{x:+.3f}" for x in xs) + ")" if each else "")
 
 def report_tables(R: dict) -> dict[str, str]:
     "The report's tables as Markdown, by name (also shown in 12_demo and the README)."
@@ -552,10 +557,9 @@ def report_tables(R: dict) -> dict[str, str]:
     if len(R["train_seeds"]) > 1:
         TS = list(R["train_seeds"].values())
         rows = [r for r in TS[0] if all(r in t for t in TS)]            # the rows every training seed has (the headline pair)
-        ms = lambda xs: f"{np.mean(xs):.3f} ± {spread(xs):.3f}"
-        body = [[r, *(ms([t[r][m] for t in TS]) for m in METRICS)] for r in rows]
+        body = [[r, *(_over_seeds([t[r][m] for t in TS]) for m in METRICS)] for r in rows]
         if len(rows) == 2:                                             # the headline difference: mean ± sd, then each seed's
-            body.append([f"{rows[1]} − {rows[0]}", *(ms(d) + " (" + ", ".join(f"{x:+.3f}" for x in d) + ")"
+            body.append([f"{rows[1]} − {rows[0]}", *(_over_seeds(d, each=True)
                                                      for d in ([t[rows[1]][m] - t[rows[0]][m] for t in TS] for m in METRICS))])
         T["train_seeds"] = _md_table(["row", *METRICS], body) + (
             f"\n\n*Training seeds:* mean ± sample standard deviation over {len(TS)} training seeds "
@@ -651,10 +655,8 @@ def headline_by_budget(runs: dict[str, dict]) -> str:
     for label, R in runs.items():
         TS = [t for t in R["train_seeds"].values() if all(r in t for r in HEADLINE_ROWS)]
         s = R["settings"]
-        cells = []
-        for m in ("SSIM", "LPIPS", "SC mIoU"):
-            d = [t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS]
-            cells.append(f"{np.mean(d):+.3f}" + (f" ± {spread(d):.3f} (" + ", ".join(f"{x:+.3f}" for x in d) + ")" if len(d) > 1 else ""))
+        cells = [_over_seeds([t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS], signed=True, each=True)
+                 for m in ("SSIM", "LPIPS", "SC mIoU")]
         body.append([label, f"{s['steps1']} / {s['steps2']}", len(TS), *cells])
     return _md_table(["run", "steps (stage 1 / 2)", "training seeds", *(f"{m} {_UP[m]}" for m in ("SSIM", "LPIPS", "SC mIoU"))], body) + (
         "\n\n*The honest headline at each budget:* reference-free sVQGAN-T minus VQGAN-T (both see only the map), mean ± sample "
