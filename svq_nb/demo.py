@@ -5,7 +5,7 @@
 # %% ../nbs/12_demo.ipynb #0715ddfd
 from __future__ import annotations
 import csv, hashlib, json, os, time, warnings
-from dataclasses import dataclass, asdict, field, replace
+from dataclasses import dataclass, asdict, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -24,8 +24,9 @@ from .compare import save_compare_grid
 # %% auto #0
 __all__ = ['SMALL', 'HEADLINE', 'HEADLINE_ROWS', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS',
            'DemoConfig', 'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost',
-           'train_system', 'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row',
-           'spread', 'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
+           'Stage', 'plan_stages', 'run_stage', 'train_stages', 'load_trained', 'train_system', 'stage_workers',
+           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row', 'spread',
+           'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
            'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars',
            'plot_budget', 'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo',
            'report_tables', 'paper_table', 'write_report', 'headline_statements', 'headline_by_budget', 'load_results',
@@ -51,6 +52,7 @@ class DemoConfig:
     seed: int = 0
     train_seeds: int = 1
     device: str = "auto"
+    workers: int = 0                 # training processes: 0 = one single-threaded process per CPU core (up to 4); 1 on a GPU
     precision: str = "fp32"          # "bf16": autocast in training
     fid: bool = True
     fast: bool = False               # only VQGAN-T, sVQGAN-T and the reference-free sVQGAN-T
@@ -89,7 +91,7 @@ def settings_key(*parts) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 class Progress:
-    "Logs which system and stage runs, with the elapsed time and a rough estimate of the time left (from the steps done)."
+    "Logs which system and stage runs, with the elapsed time and a rough estimate of the time left (from the work done)."
     def __init__(self, total: float, log=print):
         self.total, self.done, self.t0, self.log = float(total), 0.0, time.perf_counter(), log
         self.trained = self.reused = 0   # training stages run / taken from the cache
@@ -130,41 +132,125 @@ def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -
     c = {k: c[k] for k in ("vq", "n_classes", "seed")} if part == "seg_vq" else {k: v for k, v in c.items() if not k.startswith("gpt_")}
     return settings_key("stage1", part, c, asdict(s1), data_key)
 
+@dataclass
+class Stage:
+    "One training stage of system `name`: a stage-1 VQ model (`part` as in `System.stage1_parts`) or its Transformer (`part='gpt'`)."
+    name: str
+    scfg: SystemConfig
+    part: str
+    path: Path               # its checkpoint in the cache, named by the settings it depends on
+    tcfg: TrainConfig
+    needs: tuple = ()        # a Transformer: the checkpoints of the VQ models that encode its training data
+    budget: tuple = (1.0,)   # a Transformer: the fractions of its steps at which its weights are kept
+    units: float = 0.0       # relative cost, for the time-left estimate
+    def __str__(self):
+        return f"{self.name}: stage {'2 (Transformer)' if self.part == 'gpt' else f'1 ({self.part})'}, {self.tcfg.steps} steps"
+
+def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
+                budget: tuple = (1.0,)) -> list[Stage]:
+    "The training stages of one system, its VQ models first, each under the cache path of the settings it depends on."
+    stages, keys = [], []
+    for part in scfg.stage1_names:
+        key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
+        stages.append(Stage(name, scfg, part, cache / f"{part}-{key}.pt", s1, units=step_cost(scfg, part) * s1.steps))
+    gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
+    path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget))}.pt"
+    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), STAGE2_COST * s2.steps)]
+
+def _load_stage1(system: System, paths) -> dict:
+    "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."
+    hist = {}
+    for (part, model, _), path in zip(system.stage1_parts(), paths):
+        st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); model.eval(); hist[part] = st["history"]
+    return hist
+
+def run_stage(st: Stage, train) -> Path:
+    "Train one stage on `train` (images, labels) and write its checkpoint atomically to `st.path`."
+    system = System(st.scfg)
+    if st.part != "gpt":
+        _, model, loss = next(p for p in system.stage1_parts() if p[0] == st.part)
+        hist = train_stage1(model, loss, train, st.tcfg)
+        return save_checkpoint(st.path, {"state_dict": model.state_dict(), "history": hist})
+    _load_stage1(system, st.needs)
+    cond, x = encode_dataset(system, train)
+    resume, snaps = st.path.with_suffix(".resume"), {}
+    resume.unlink(missing_ok=True)
+    for frac in st.budget:            # one run, paused at each budget fraction (constant lr: pausing changes nothing)
+        hist = train_stage2(system.gpt, cond, x, replace(st.tcfg, steps=max(1, round(frac * st.tcfg.steps)), ckpt_path=str(resume)), resume=True)
+        snaps[str(frac)] = {k: v.detach().clone() for k, v in system.gpt.state_dict().items()}
+    save_checkpoint(st.path, {"snapshots": snaps, "history": hist})
+    resume.unlink(missing_ok=True)
+    return st.path
+
+def _init_worker(threads: int):
+    torch.set_num_threads(threads)
+
+def _stage_worker(stage: dict, train) -> float:
+    "`run_stage` in a worker process (the stage's fields as a dict); the seconds it took."
+    t = time.perf_counter(); run_stage(Stage(**stage), train); return time.perf_counter() - t
+
+def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progress | None = None, threads: int = 1) -> None:
+    """Train every stage whose checkpoint is not in the cache yet (a stage listed twice, such as a shared semantic VQ model,
+    once): one after another in this process, or with `workers > 1` in that many worker processes of `threads` threads
+    each, longest ready stage first, a Transformer as soon as its VQ models are done."""
+    progress = progress or Progress(1, log=lambda *a: None)
+    todo, first = [], {}
+    for st in stages:
+        what = f"  {st.name}: stage {'2' if st.part == 'gpt' else f'1 ({st.part})'} reused"
+        if st.path in first: progress.reused_stage(st.units, f"{what} (shared with {first[st.path]})"); continue
+        first[st.path] = st.name
+        if st.path.is_file(): progress.reused_stage(st.units, f"{what} ({st.path.name})")
+        else: todo.append(st)
+    if workers <= 1 or len(todo) <= 1:
+        for st in todo:
+            progress.start(str(st)); run_stage(st, train); progress.trained_stage(st.units)
+        return
+    import concurrent.futures as cf, importlib, multiprocessing as mp
+    # the workers run the exported module's functions: what a notebook cell defines cannot be sent to another process
+    mod = importlib.import_module("svq_nb.demo")
+    pending, running = list(todo), {}
+    ex = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=mod._init_worker, initargs=(threads,))
+    try:
+        while pending or running:
+            busy = {s.path for s in pending} | {s.path for s in running.values()}
+            ready = sorted((s for s in pending if not busy.intersection(s.needs)), key=lambda s: -s.units)
+            for st in ready[:workers - len(running)]:
+                pending.remove(st); progress.start(f"{st} (worker process)"); running[ex.submit(mod._stage_worker, {f.name: getattr(st, f.name) for f in fields(st)}, train)] = st
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for f in done:
+                st = running.pop(f)
+                try: secs = f.result()
+                except Exception as e:
+                    hint = (" (a worker died: a script that calls this needs `if __name__ == '__main__':`, or use workers=1)"
+                            if isinstance(e, cf.process.BrokenProcessPool) else "")
+                    raise RuntimeError(f"{st} failed in a worker process ({type(e).__name__}: {e}){hint}; the stages finished "
+                                       f"before it are in {st.path.parent} and a rerun reuses them") from e
+                progress.trained_stage(st.units)
+                progress.log(f"  {st.name}: {'Transformer' if st.part == 'gpt' else st.part} done in {secs / 60:.1f} min")
+    finally: ex.shutdown(wait=True, cancel_futures=True)
+
+def load_trained(stages: list[Stage]) -> tuple[System, dict, dict]:
+    "A system built from the checkpoints of its trained stages (`plan_stages`): (system, histories, {budget fraction: GPT state})."
+    gpt = stages[-1]
+    system = System(gpt.scfg)
+    hist = _load_stage1(system, gpt.needs)
+    st = load_checkpoint(gpt.path); snaps, hist["gpt"] = st["snapshots"], st["history"]
+    system.gpt.load_state_dict(snaps[str(gpt.budget[-1])])
+    return system.eval(), hist, snaps
+
 def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
                  budget: tuple = (1.0,), progress: Progress | None = None) -> tuple[System, dict, dict]:
-    "Build and train one system, reusing finished stages from `cache`; (system, histories, {budget fraction: GPT state})."
-    progress = progress or Progress(1, log=lambda *a: None)
-    system, hist, keys = System(scfg), {}, []
-    for part, model, loss in system.stage1_parts():
-        key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
-        path = cache / f"{part}-{key}.pt"
-        if path.is_file():
-            st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); hist[part] = st["history"]
-            progress.reused_stage(step_cost(scfg, part) * s1.steps, f"  {name}: stage 1 ({part}) reused ({path.name})")
-        else:
-            progress.start(f"{name}: stage 1 ({part}), {s1.steps} steps")
-            hist[part] = train_stage1(model, loss, train, s1)
-            save_checkpoint(path, {"state_dict": model.state_dict(), "history": hist[part]})
-            progress.trained_stage(step_cost(scfg, part) * s1.steps)
-        model.eval()
-    gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
-    path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), budget)}.pt"
-    if path.is_file():
-        st = load_checkpoint(path); snaps, hist["gpt"] = st["snapshots"], st["history"]
-        progress.reused_stage(STAGE2_COST * s2.steps, f"  {name}: stage 2 reused ({path.name})")
-    else:
-        progress.start(f"{name}: stage 2 (Transformer), {s2.steps} steps")
-        cond, x = encode_dataset(system, train)
-        resume, snaps = path.with_suffix(".resume"), {}
-        resume.unlink(missing_ok=True)
-        for frac in budget:            # one run, paused at each budget fraction (constant lr: pausing changes nothing)
-            hist["gpt"] = train_stage2(system.gpt, cond, x, replace(s2, steps=max(1, round(frac * s2.steps)), ckpt_path=str(resume)), resume=True)
-            snaps[str(frac)] = {k: v.detach().clone() for k, v in system.gpt.state_dict().items()}
-        save_checkpoint(path, {"snapshots": snaps, "history": hist["gpt"]})
-        resume.unlink(missing_ok=True)
-        progress.trained_stage(STAGE2_COST * s2.steps)
-    system.gpt.load_state_dict(snaps[str(budget[-1])])
-    return system.eval(), hist, snaps
+    "Build and train one system in this process, reusing finished stages from `cache`; (system, histories, {budget fraction: GPT state})."
+    stages = plan_stages(name, scfg, s1, s2, cache, data_key, budget)
+    train_stages(stages, train, 1, progress)
+    return load_trained(stages)
+
+def stage_workers(cfg: DemoConfig) -> tuple[int, int]:
+    "(worker processes, threads each) for training: on a CPU one single-threaded process per core (up to 4), else one."
+    if cfg.workers: return cfg.workers, max(1, torch.get_num_threads() // cfg.workers)
+    if pick_device(cfg.device).type != "cpu": return 1, torch.get_num_threads()
+    n = min(4, torch.get_num_threads())
+    return n, max(1, torch.get_num_threads() // n)
 
 # %% ../nbs/12_demo.ipynb #ff6af60b
 def per_example_confusion(pred: torch.Tensor, target: torch.Tensor, n_classes: int, ignore_index: int = 0) -> torch.Tensor:
@@ -445,11 +531,14 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     R = {"settings": asdict(cfg), "classes": classes,
          "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL}},
          "rows": {}, "train_seeds": {}}
+    plans = {sd: {n: plan_stages(n, c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget))
+                  for n, c in configs[sd].items()} for sd in train_seeds}
+    workers, threads = stage_workers(cfg)
+    if workers > 1: log(f"training in {workers} worker processes of {threads} thread{'s' if threads > 1 else ''} each")
+    train_stages([st for p in plans.values() for sts in p.values() for st in sts], train, workers, progress, threads)
     for k, sd in enumerate(train_seeds):
         systems, hists, snaps = {}, {}, {}
-        for name, scfg in configs[sd].items():
-            systems[name], hists[name], snaps[name] = train_system(name, scfg, train, replace(s1, seed=sd), replace(s2, seed=sd),
-                                                                   cache, data_key, tuple(cfg.budget), progress)
+        for name in configs[sd]: systems[name], hists[name], snaps[name] = load_trained(plans[sd][name])
         rows = table_rows(list(systems))
         progress.start(f"sampling and scoring {len(rows)} rows x {len(sample_seeds)} sampling seeds (training seed {sd})")
         scores = {}
@@ -712,13 +801,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast in training")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: every core, whatever OMP_NUM_THREADS says)")
+    p.add_argument("--workers", type=int, default=0, help="training processes (0: one single-threaded process per core, up to 4, on a CPU; 1 on a GPU)")
     p.add_argument("--seed", type=int, default=0, help="every random choice derives from it")
     a = p.parse_args(argv)
     if a.train_seeds < 1: p.error(f"--train-seeds must be >= 1, got {a.train_seeds}")
+    if a.workers < 0: p.error(f"--workers must be >= 0, got {a.workers}")
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val,
                                     segnet_steps=a.segnet_steps).items() if v is not None}
-    kw = dict(device=a.device, seed=a.seed, fast=a.fast, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision, **given)
+    kw = dict(device=a.device, seed=a.seed, fast=a.fast, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision, workers=a.workers, **given)
     return run_demo(a.out, DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw))
 
 if __name__ == "__main__" and "__file__" in globals(): main()   # `python -m svq_nb.demo`, not a notebook kernel

@@ -1,0 +1,60 @@
+"""Demo-training benchmark (hand-written, run by `make bench`): wall time of training the stages of `make demo ARGS=--fast`
+(VQGAN-T's image and semantic VQ models, sVQGAN-T, the reference-free sVQGAN-T and their three Transformers) at a fraction
+of the demo's steps, in this process with every core (one stage after another) against `train_stages` with one
+single-threaded worker process per core; the ratio is measured in this one run, both orders interleaved. Also checks that
+the workers' weights equal those of a one-thread run in this process, bit for bit. Prints numbers; asserts nothing about time.
+
+    python tests/bench_demo_training.py [--frac 0.15]
+"""
+import argparse, os, tempfile, time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from svq_nb.data import SynthScenes
+from svq_nb.demo import DemoConfig, Progress, plan_stages, stage_configs, system_configs, train_stages
+from svq_nb.training import load_checkpoint
+
+
+def plan(cfg: DemoConfig, cache: Path) -> list:
+    s1, s2 = stage_configs(cfg)
+    return [st for n, c in system_configs(cfg, len(SynthScenes.classes), 0).items()
+            for st in plan_stages(n, c, s1, s2, cache, "bench", tuple(cfg.budget))]
+
+
+def timed(cfg, train, workers: int, threads: int) -> tuple[float, Path, tempfile.TemporaryDirectory]:
+    d = tempfile.TemporaryDirectory()
+    torch.set_num_threads(threads if workers == 1 else torch.get_num_threads())
+    t = time.perf_counter()
+    train_stages(plan(cfg, Path(d.name)), train, workers, Progress(1, log=lambda *a: None), threads)
+    return time.perf_counter() - t, Path(d.name), d
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--frac", type=float, default=0.15, help="fraction of the demo's stage-1 and stage-2 steps")
+    a = p.parse_args()
+    cores = os.cpu_count() or 1
+    base = DemoConfig(fast=True)
+    cfg = replace(base, steps1=max(2, round(a.frac * base.steps1)), steps2=max(2, round(a.frac * base.steps2)))
+    train = SynthScenes(cfg.n_train, size=cfg.size, split="train", seed=cfg.seed).tensors()
+    print(f"--fast stages at {cfg.steps1} stage-1 / {cfg.steps2} stage-2 steps ({a.frac:.0%} of the demo's), {cores} cores")
+    seq, par = [], []
+    for order in ("seq", "par"), ("par", "seq"):
+        for o in order:
+            if o == "seq": t, _, d = timed(cfg, train, 1, cores); seq.append(t)
+            else: t, path, keep = timed(cfg, train, cores, 1); par.append(t); par_dir = keep
+            print(f"  {'in this process, ' + str(cores) + ' threads' if o == 'seq' else str(cores) + ' worker processes, 1 thread each'}: {t:.1f} s")
+            if o == "seq": d.cleanup()
+    s, q = sum(seq) / len(seq), sum(par) / len(par)
+    print(f"train_stages: {s:.1f} s one after another with {cores} threads, {q:.1f} s in {cores} single-threaded workers: x{s / q:.2f}")
+    t1, one, d1 = timed(cfg, train, 1, 1)
+    same = all(torch.equal(u, v) for f in Path(par_dir.name).glob("*.pt")
+               for x, y in [(load_checkpoint(f), load_checkpoint(one / f.name))]
+               for u, v in zip(*(list((z.get("state_dict") or z["snapshots"]["1.0"]).values()) for z in (x, y))))
+    print(f"one thread in this process: {t1:.1f} s; the workers' weights equal it bit for bit: {same}")
+
+
+if __name__ == "__main__":
+    main()
