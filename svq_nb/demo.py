@@ -95,10 +95,17 @@ class Progress:
     def __init__(self, total: float, log=print):
         self.total, self.done, self.t0, self.log = float(total), 0.0, time.perf_counter(), log
         self.trained = self.reused = 0   # training stages run / taken from the cache
+        self.running, self._timed = {}, [0.0, 0.0]   # stages in worker processes: {key: (start, units)}; [seconds, units] of finished ones
+    def _done_now(self) -> float:
+        "Work done, counting the part of each running stage that its time so far suggests (from the finished stages' pace)."
+        secs, units = self._timed
+        if not self.running or not units: return self.done
+        now = time.perf_counter()
+        return self.done + sum(u * min(0.9, (now - t) / (u * secs / units)) for t, u in self.running.values())
     def start(self, what: str):
         "Announce a stage."
-        el = time.perf_counter() - self.t0
-        left = f"; about {el / self.done * max(0.0, self.total - self.done) / 60:.0f} min left" if self.done else ""
+        el, done = time.perf_counter() - self.t0, self._done_now()
+        left = f"; about {el / done * max(0.0, self.total - done) / 60:.0f} min left" if done else ""
         self.log(f"[{el / 60:5.1f} min] {what}{left}")
     def advance(self, units: float): self.done += units
     def reused_stage(self, units: float, what: str):
@@ -107,6 +114,12 @@ class Progress:
     def trained_stage(self, units: float):
         "A training stage finished."
         self.advance(units); self.trained += 1
+    def worker_started(self, key, units: float): self.running[key] = (time.perf_counter(), units)
+    def worker_finished(self, key) -> float:
+        "A stage run in a worker process finished; its seconds."
+        t, units = self.running.pop(key); secs = time.perf_counter() - t
+        self._timed[0] += secs; self._timed[1] += units; self.trained_stage(units)
+        return secs
 
 def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
     "The stage-1 (VQ models) and stage-2 (Transformer) training settings of the experiment."
@@ -185,14 +198,14 @@ def run_stage(st: Stage, train) -> Path:
 def _init_worker(threads: int):
     torch.set_num_threads(threads)
 
-def _stage_worker(stage: dict, train) -> float:
-    "`run_stage` in a worker process (the stage's fields as a dict); the seconds it took."
-    t = time.perf_counter(); run_stage(Stage(**stage), train); return time.perf_counter() - t
+def _stage_worker(stage: dict, train) -> Path:
+    "`run_stage` in a worker process (the stage's fields as a dict)."
+    return run_stage(Stage(**stage), train)
 
 def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progress | None = None, threads: int = 1) -> None:
     """Train every stage whose checkpoint is not in the cache yet (a stage listed twice, such as a shared semantic VQ model,
     once): one after another in this process, or with `workers > 1` in that many worker processes of `threads` threads
-    each, longest ready stage first, a Transformer as soon as its VQ models are done."""
+    each, the ready stage with the most work behind it first, a Transformer as soon as its VQ models are done."""
     progress = progress or Progress(1, log=lambda *a: None)
     todo, first = [], {}
     for st in stages:
@@ -213,19 +226,22 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
     try:
         while pending or running:
             busy = {s.path for s in pending} | {s.path for s in running.values()}
-            ready = sorted((s for s in pending if not busy.intersection(s.needs)), key=lambda s: -s.units)
+            # longest path first: a VQ model counts the Transformer waiting for it, so no chain is left to run alone at the end
+            chain = lambda s: s.units + sum(t.units for t in pending if s.path in t.needs)
+            ready = sorted((s for s in pending if not busy.intersection(s.needs)), key=lambda s: -chain(s))
             for st in ready[:workers - len(running)]:
-                pending.remove(st); progress.start(f"{st} (worker process)"); running[ex.submit(mod._stage_worker, {f.name: getattr(st, f.name) for f in fields(st)}, train)] = st
+                pending.remove(st); progress.start(f"{st} (worker process)"); progress.worker_started(st.path, st.units)
+                running[ex.submit(mod._stage_worker, {f.name: getattr(st, f.name) for f in fields(st)}, train)] = st
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for f in done:
                 st = running.pop(f)
-                try: secs = f.result()
+                try: f.result()
                 except Exception as e:
                     hint = (" (a worker died: a script that calls this needs `if __name__ == '__main__':`, or use workers=1)"
                             if isinstance(e, cf.process.BrokenProcessPool) else "")
                     raise RuntimeError(f"{st} failed in a worker process ({type(e).__name__}: {e}){hint}; the stages finished "
                                        f"before it are in {st.path.parent} and a rerun reuses them") from e
-                progress.trained_stage(st.units)
+                secs = progress.worker_finished(st.path)
                 progress.log(f"  {st.name}: {'Transformer' if st.part == 'gpt' else st.part} done in {secs / 60:.1f} min")
     finally: ex.shutdown(wait=True, cancel_futures=True)
 

@@ -4,7 +4,7 @@ import svq_nb.demo as _module
 
 globals().update({k: v for k, v in vars(_module).items() if not k.startswith('__')})
 from fastcore.test import *
-import tempfile, json
+import tempfile, json, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, torch
@@ -175,3 +175,10 @@ def test_demo_training_workers():
         test_fail(lambda: train_stages([image_vq, gpt], data, workers=2, threads=1),
                   contains="VQVAE-T: stage 2 (Transformer), 4 steps failed in a worker process (FileNotFoundError: checkpoint")
         assert image_vq.path.is_file() and not gpt.path.is_file() and not seg_vq.path.is_file()
+
+    # the time-left estimate counts the part of a running stage that the finished stages' pace suggests
+    p = Progress(1000, log=lambda *a: None); p.advance(50)
+    test_eq(p._done_now(), 50)                                                               # nothing timed yet
+    p._timed = [10.0, 50.0]                                                                  # 0.2 s per unit
+    p.running = {"a": (time.perf_counter() - 10, 100.0), "b": (time.perf_counter() - 1000, 10.0)}
+    test_close(p._done_now(), 50 + 0.5 * 100 + 0.9 * 10, eps=0.5)                            # half of a; b capped at 90%
