@@ -73,6 +73,16 @@ def test_demo_probe_tiles_keys_paper():
     test_eq(dirs["SSIM"], [("Cityscapes", "better"), ("ADE20k", "better"), ("COCO-Stuff", "better")])
     test_eq(dirs["FID"][0], ("Cityscapes", "worse"))                            # 131.37 vs 130.49
     test_eq(len(paper_rows()), 45)
+    R = {"paper": {"VQGAN-T -> sVQGAN-T": dirs},                                  # the paper's directions beside ours, per protocol
+         "differences": {"the paper's protocol: sVQGAN-T − VQGAN-T": {"SSIM": [0.02, 0.01, 0.03], "LPIPS": [0.003, -0.002, 0.009]},
+                         "honest headline: ref-free sVQGAN-T − VQGAN-T": {"SSIM": [-0.02, -0.03, -0.01], "LPIPS": [-0.01, -0.02, -0.005]}},
+         "rows": {"VQGAN-T": {"system": "VQGAN-T", "reference": "none", "FID": 250.0},
+                  "sVQGAN-T · true reference": {"system": "sVQGAN-T", "reference": "ground_truth", "FID": 260.0},
+                  "sVQGAN-T (ref-free) · no reference": {"system": "sVQGAN-T (ref-free)", "reference": "none", "FID": 240.0}}}
+    cells = {l.split(" | ")[1]: l.strip("| ").split(" | ")[3:] for l in paper_table(R).splitlines()[2:5]}
+    test_eq(cells["FID"], ["worse (260.0 vs 250.0, no interval)", "–", "better (240.0 vs 250.0, no interval)"])
+    test_eq(cells["SSIM"], ["better (+0.020)", "–", "worse (-0.020)"])          # the interval excludes 0: a verdict
+    test_eq(cells["LPIPS"], ["no clear difference (+0.003)", "–", "better (-0.010)"])   # it does not: no verdict
 
 
 def test_quick_demo_writes_everything():
