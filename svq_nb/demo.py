@@ -547,7 +547,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     R = {"settings": asdict(cfg), "classes": classes,
          "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL}},
          "rows": {}, "train_seeds": {}}
-    plans = {sd: {n: plan_stages(n, c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget))
+    label = lambda n, sd: n if len(train_seeds) == 1 else f"{n} [training seed {sd}]"   # the progress lines name the seed
+    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget))
                   for n, c in configs[sd].items()} for sd in train_seeds}
     workers, threads = stage_workers(cfg)
     if workers > 1: log(f"training in {workers} worker processes of {threads} thread{'s' if threads > 1 else ''} each")

@@ -125,7 +125,7 @@ def test_quick_demo_writes_everything():
         test_eq(len(trained), 5)                    # VQGAN-T: image_vq, seg_vq, Transformer; ref-free: vq, Transformer
         test_eq(r2["stages"], {"trained": 5, "reused": 12})
         assert "(12 of 17 training stages reused from the cache" in (Path(d) / "report.md").read_text()
-        assert all("VQGAN-T:" in l or "(ref-free):" in l for l in trained), trained
+        assert all("VQGAN-T [training seed 1]:" in l or "(ref-free) [training seed 1]:" in l for l in trained), trained   # each names its seed
         test_eq(list(r2["train_seeds"][1]), ["VQGAN-T", "sVQGAN-T (ref-free) · no reference"])
         test_eq(json.dumps(r2["train_seeds"][0], sort_keys=True), json.dumps(R["train_seeds"]["0"], sort_keys=True))                                      # seed 0 reproduced from the cache
         assert "| sVQGAN-T (ref-free) · no reference − VQGAN-T |" in (Path(d) / "report.md").read_text()
