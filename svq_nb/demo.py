@@ -665,7 +665,7 @@ def report_tables(R: dict) -> dict[str, str]:
         rows = [r for r in TS[0] if all(r in t for t in TS)]            # the rows every training seed has (the headline pair)
         body = [[r, *(_over_seeds([t[r][m] for t in TS]) for m in METRICS)] for r in rows]
         if len(rows) == 2:                                             # the headline difference: mean ± sd, then each seed's
-            body.append([f"{rows[1]} − {rows[0]}", *(_over_seeds(d, each=True)
+            body.append([f"{rows[1]} − {rows[0]}", *(_over_seeds(d, signed=True, each=True)
                                                      for d in ([t[rows[1]][m] - t[rows[0]][m] for t in TS] for m in METRICS))])
         T["train_seeds"] = _md_table(["row", *METRICS], body) + (
             f"\n\n*Training seeds:* mean ± sample standard deviation over {len(TS)} training seeds "
