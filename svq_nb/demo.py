@@ -681,24 +681,19 @@ def paper_table(R: dict) -> str:
     """The paper's direction of each Table-1 comparison beside ours (directions only: different data and scale), under
     the paper's protocol and the two equal-information ones. SSIM / LPIPS: 'better' or 'worse' only when the 95% interval
     excludes 0; FID: the two rows' FIDs (one each, no interval)."""
-    ours, rows = R["differences"], []
-    def fid(system, ref):
-        return next((v["FID"] for v in R["rows"].values() if v["system"] == system and v["reference"] == ref), None)
+    ours, table, rows = R["differences"], R["rows"], []
+    label = {ab: lab for lab, ab in comparisons(list(table)).items()}    # (row a, row b) -> the label of its difference
     for pair, dirs in R["paper"].items():
         b, c = pair.split(" -> ")
-        labels = [next((l for l in ours if l.startswith(p) and f"{c} − {b}" in l and "lambda" not in l), None)
-                  for p in ("the paper's protocol", "equal information")]
-        labels.append(next((l for l in ours if f"ref-free {c} − {b}" in l), None))
-        fids = [(c, "ground_truth"), (c, "other"), (f"{c} (ref-free)", "none")]
         for m, ds in dirs.items():
             cells = []
-            for lab, (sys_, ref) in zip(labels, fids):
-                if m == "FID":
-                    fc, fb = fid(sys_, ref), fid(b, "none")
-                    cells.append("–" if fc is None or fb is None else
-                                 f"{'better' if fc < fb else 'worse'} ({fc:.1f} vs {fb:.1f}, no interval)")
-                elif lab is None or m not in ours[lab]: cells.append("–")
-                else: cells.append(f"{_verdict(ours[lab][m], _UP[m] == '↑')} ({ours[lab][m][0]:+.3f})")
+            for a in (c + TRUE, c + OTHER, f"{c} (ref-free)" + NOREF):
+                d = ours.get(label.get((a, b)), {}).get(m)
+                if m == "FID" and a in table and b in table and None not in (table[a]["FID"], table[b]["FID"]):
+                    fa, fb = table[a]["FID"], table[b]["FID"]
+                    cells.append(f"{'better' if fa < fb else 'worse'} ({fa:.1f} vs {fb:.1f}, no interval)")
+                elif d is not None: cells.append(f"{_verdict(d, _UP[m] == '↑')} ({d[0]:+.3f})")
+                else: cells.append("–")
             rows.append([f"{c} vs {b}", m, ", ".join(f"{d}: {v}" for d, v in ds), *cells])
     return _md_table(["comparison", "metric", "paper (Table 1)", "ours, paper's protocol (true image)",
                       "ours, another example's image", "ours, reference-free"], rows) + (

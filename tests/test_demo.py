@@ -74,8 +74,8 @@ def test_demo_probe_tiles_keys_paper():
     test_eq(dirs["FID"][0], ("Cityscapes", "worse"))                            # 131.37 vs 130.49
     test_eq(len(paper_rows()), 45)
     R = {"paper": {"VQGAN-T -> sVQGAN-T": dirs},                                  # the paper's directions beside ours, per protocol
-         "differences": {"the paper's protocol: sVQGAN-T − VQGAN-T": {"SSIM": [0.02, 0.01, 0.03], "LPIPS": [0.003, -0.002, 0.009]},
-                         "honest headline: ref-free sVQGAN-T − VQGAN-T": {"SSIM": [-0.02, -0.03, -0.01], "LPIPS": [-0.01, -0.02, -0.005]}},
+         "differences": {"the paper's protocol (the true image as reference): sVQGAN-T − VQGAN-T": {"SSIM": [0.02, 0.01, 0.03], "LPIPS": [0.003, -0.002, 0.009]},
+                         "honest headline (equal information: both see only the map): ref-free sVQGAN-T − VQGAN-T": {"SSIM": [-0.02, -0.03, -0.01], "LPIPS": [-0.01, -0.02, -0.005]}},
          "rows": {"VQGAN-T": {"system": "VQGAN-T", "reference": "none", "FID": 250.0},
                   "sVQGAN-T · true reference": {"system": "sVQGAN-T", "reference": "ground_truth", "FID": 260.0},
                   "sVQGAN-T (ref-free) · no reference": {"system": "sVQGAN-T (ref-free)", "reference": "none", "FID": 240.0}}}
