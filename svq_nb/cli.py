@@ -17,7 +17,8 @@ from .data import (SynthScenes, PairedFolder, ADE20k, Cityscapes, CocoStuff, Uni
                    write_synth_scenes, colorize, to_uint8)
 from .models import VQConfig
 from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device,
-                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part, save_tokens, load_tokens)
+                       save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part, save_tokens, load_tokens,
+                       keep_freed_memory)
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
 
 # %% auto #0
@@ -625,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def console() -> None:
     "Entry point of the `svq` console script."
+    keep_freed_memory()     # big activations reuse freed memory instead of page-faulting it in again (07_training)
     sys.exit(main())
 
 # %% ../nbs/13_cli.ipynb #abb0af16

@@ -18,11 +18,11 @@ import torch.distributed as dist
 from .quantize import data_parallel, dp_world, dp_sum, process_group
 
 # %% auto #0
-__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream',
-           'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint',
-           'step_checkpoint_path', 'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state',
-           'Interrupted', 'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens',
-           'load_tokens']
+__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'TrainConfig', 'lr_at',
+           'SeededBatches', 'batch_stream', 'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files',
+           'latest_checkpoint', 'step_checkpoint_path', 'save_step_checkpoint', 'stage1_losses', 'runtime_state',
+           'load_runtime_state', 'Interrupted', 'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1',
+           'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -45,6 +45,18 @@ def seed_everything(seed: int) -> torch.Generator:
     "Seed torch's global generators (model init, dropout, dead-code restarts) and return a CPU generator for data order."
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+# %% ../nbs/07_training.ipynb #b2e1d4c3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters (malloc.h)
+
+def keep_freed_memory() -> bool:
+    "Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS at every free (True when set; False off glibc)."
+    import ctypes, ctypes.util, platform
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc": return False
+    try: libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError: return False
+    # big blocks from the heap, not one mmap each (up to 1 GiB), and no trimming of the heap's free top
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 # %% ../nbs/07_training.ipynb #4a7d9183
 @dataclass
