@@ -15,7 +15,7 @@ from PIL import Image
 
 from .data import SynthScenes, render_scene_grid, colorize, to_uint8
 from .models import VQConfig
-from .training import TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint
+from .training import TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
 from .synthesis import System, SystemConfig, encode_dataset, save_system, reference_dependency, reference_images, derangement
 from .metrics import segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
 from .evaluation import reconstruction_table
@@ -25,12 +25,13 @@ from .compare import save_compare_grid
 __all__ = ['SMALL', 'HEADLINE', 'HEADLINE_ROWS', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS',
            'DemoConfig', 'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost',
            'Stage', 'plan_stages', 'run_stage', 'train_stages', 'load_trained', 'train_system', 'stage_workers',
-           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row', 'spread',
-           'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
-           'codebook_usage', 'paper_rows', 'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars',
-           'plot_budget', 'table_rows', 'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo',
-           'report_tables', 'paper_table', 'write_report', 'headline_statements', 'headline_by_budget', 'load_results',
-           'run_config', 'load_segmenter', 'load_histories', 'main']
+           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'Steps', 'fid_steps',
+           'score_row_steps', 'score_row', 'trained_row_steps', 'spread', 'seed_summary', 'bootstrap_diff',
+           'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage', 'paper_rows',
+           'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars', 'plot_budget', 'table_rows',
+           'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo', 'report_tables', 'differences_by_rows',
+           'paper_table', 'write_report', 'headline_statements', 'headline_by_budget', 'load_results', 'run_config',
+           'load_segmenter', 'load_histories', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -196,16 +197,19 @@ def run_stage(st: Stage, train) -> Path:
     return st.path
 
 def _init_worker(threads: int):
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads); keep_freed_memory()    # a training step's activations reuse freed memory (07_training)
 
 def _stage_worker(stage: dict, train) -> Path:
     "`run_stage` in a worker process (the stage's fields as a dict)."
     return run_stage(Stage(**stage), train)
 
-def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progress | None = None, threads: int = 1) -> None:
+def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progress | None = None, threads: int = 1,
+                 idle: list[Steps] = ()) -> None:
     """Train every stage whose checkpoint is not in the cache yet (a stage listed twice, such as a shared semantic VQ model,
     once): one after another in this process, or with `workers > 1` in that many worker processes of `threads` threads
-    each, the ready stage with the most work behind it first, a Transformer as soon as its VQ models are done."""
+    each, the ready stage with the most work behind it first, a Transformer as soon as its VQ models are done. When every
+    stage has started and a worker's cores would wait for the last ones, this process runs steps of the `idle` work
+    (`Steps`, the first ready one) on those cores meanwhile; what is left of it runs when its result is asked for."""
     progress = progress or Progress(1, log=lambda *a: None)
     todo, first = [], {}
     for st in stages:
@@ -232,7 +236,15 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
             for st in ready[:workers - len(running)]:
                 pending.remove(st); progress.start(f"{st} (worker process)"); progress.worker_started(st.path, st.units)
                 running[ex.submit(mod._stage_worker, {f.name: getattr(st, f.name) for f in fields(st)}, train)] = st
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            free = workers - len(running)
+            job = next((j for j in idle if j.ready()), None) if free > 0 and not pending else None
+            if job is not None:     # nothing left to start: a step of the evaluation on the free cores, then look again
+                if not job.started: progress.log(f"  while {len(running)} stage{'s' if len(running) > 1 else ''} train{'' if len(running) > 1 else 's'}: {job.what}")
+                n = torch.get_num_threads(); torch.set_num_threads(free * threads)
+                try: job.step()
+                finally: torch.set_num_threads(n)
+                done = [f for f in running if f.done()]
+            else: done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for f in done:
                 st = running.pop(f)
                 try: f.result()
@@ -306,9 +318,33 @@ def synthesize_set(system: System, images: torch.Tensor, labels: torch.Tensor, r
                              seed=seed * 1000 + i // batch_size)[:, 0].cpu() for i in range(0, len(labels), batch_size)]
     return torch.cat(out)
 
-def score_row(system: System, val: tuple, reference: str, seg, seeds: list[int], classes: list[str], ref_seed: int = 0,
-              fid_real: FIDAccumulator | None = None, device: str = "auto") -> RowScores:
-    "Sample every validation map once per sampling seed and score the samples (FID on the first seed's samples)."
+class Steps:
+    """A computation written as a generator of short steps (seconds each) that returns its result: `train_stages` runs
+    steps of it on cores that wait for the last training stage, `result()` runs whatever is left. `needs`: checkpoints
+    that must exist before its first step."""
+    def __init__(self, gen, needs=(), what: str = ""):
+        self.gen, self.needs, self.what, self.started, self.done, self.value = gen, tuple(needs), what, False, False, None
+    def ready(self) -> bool: return not self.done and all(Path(p).is_file() for p in self.needs)
+    def step(self) -> None:
+        "Run one step (the first one starts the computation)."
+        self.started = True
+        try: next(self.gen)
+        except StopIteration as e: self.done, self.value = True, e.value
+    def result(self):
+        "Run the steps that are left; the computation's result."
+        while not self.done: self.step()
+        return self.value
+
+def fid_steps(images: torch.Tensor, device: str = "auto"):
+    "The FID statistics of `images`, one Inception batch per step: the same batches in the same order as one `update`."
+    acc = FIDAccumulator(device=device, progress=False)
+    for i in range(0, len(images), acc.batch_size):
+        acc.update(images[i:i + acc.batch_size]); yield
+    return acc
+
+def score_row_steps(system: System, val: tuple, reference: str, seg, seeds: list[int], classes: list[str], ref_seed: int = 0,
+                    fid_real: FIDAccumulator | Steps | None = None, device: str = "auto"):
+    "`score_row` in steps: one per sampling seed, then one per Inception batch of the FID (`fid_real` may be `Steps`)."
     images, labels = val
     r, ss, ll, cc = RowScores(), [], [], []
     for k, seed in enumerate(seeds):
@@ -316,14 +352,25 @@ def score_row(system: System, val: tuple, reference: str, seg, seeds: list[int],
         s_, l_ = ssim(images, imgs), lpips(images, imgs, device=device)
         c_ = per_example_confusion(segment(seg, imgs), labels, len(classes))
         r.seeds.append(_metrics(s_, l_, c_, classes)); ss.append(s_); ll.append(l_); cc.append(c_)
-        if k == 0:
-            r.images = imgs
-            if fid_real is not None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")   # the caption states the small-sample caveat
-                    r.fid = fid_real.compute(FIDAccumulator(device=device, progress=False).update(imgs), method="eigh")
+        if k == 0: r.images = imgs
+        yield
     r.ssim, r.lpips, r.conf = torch.stack(ss).mean(0), torch.stack(ll).mean(0), torch.stack(cc).sum(0)
+    if fid_real is not None:
+        fake = yield from fid_steps(r.images, device)
+        real = fid_real.result() if isinstance(fid_real, Steps) else fid_real
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # the caption states the small-sample caveat
+            r.fid = real.compute(fake, method="eigh")
     return r
+
+def score_row(system: System, val: tuple, reference: str, seg, seeds: list[int], classes: list[str], ref_seed: int = 0,
+              fid_real: FIDAccumulator | Steps | None = None, device: str = "auto") -> RowScores:
+    "Sample every validation map once per sampling seed and score the samples (FID on the first seed's samples)."
+    return Steps(score_row_steps(system, val, reference, seg, seeds, classes, ref_seed, fid_real, device)).result()
+
+def trained_row_steps(stages: list[Stage], *args, **kw):
+    "`score_row_steps` of the system trained by `stages` (loaded at the first step)."
+    return (yield from score_row_steps(load_trained(stages)[0], *args, **kw))
 
 def spread(xs) -> float:
     "Sample standard deviation (ddof=1, NaNs left out) of a few repeated measurements; 0 for a single one."
@@ -543,7 +590,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     progress = Progress(units + seg_units, log)
     seg = _segmenter(cfg, cache, progress); progress.advance(seg_units)
     seg_iou = iou_from_confusion(per_example_confusion(segment(seg, val[0]), val[1], n_classes).sum(0))
-    fid_real = FIDAccumulator(device=cfg.device, progress=False).update(val[0]) if cfg.fid else None   # once per image
+    # the real images' FID statistics, once per image (computed while a core waits for the last training stage, or later)
+    fid_real = Steps(fid_steps(val[0], cfg.device), what="the FID statistics of the validation images") if cfg.fid else None
     R = {"settings": asdict(cfg), "classes": classes,
          "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL}},
          "rows": {}, "train_seeds": {}}
@@ -552,7 +600,11 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
                   for n, c in configs[sd].items()} for sd in train_seeds}
     workers, threads = stage_workers(cfg)
     if workers > 1: log(f"training in {workers} worker processes of {threads} thread{'s' if threads > 1 else ''} each")
-    train_stages([st for p in plans.values() for sts in p.values() for st in sts], train, workers, progress, threads)
+    k0 = train_seeds[0]     # its rows of Table 1 are scored as soon as their system is trained and a core is free
+    early = {row: Steps(trained_row_steps(plans[k0][sn], val, ref, seg, sample_seeds, classes, cfg.seed, fid_real, cfg.device),
+                        needs=[st.path for st in plans[k0][sn]], what=f"sampling and scoring {row}") for row, sn, ref in table_rows(list(configs[k0]))}
+    train_stages([st for p in plans.values() for sts in p.values() for st in sts], train, workers, progress, threads,
+                 idle=[j for j in (fid_real, *early.values()) if j is not None])
     for k, sd in enumerate(train_seeds):
         systems, hists, snaps = {}, {}, {}
         for name in configs[sd]: systems[name], hists[name], snaps[name] = load_trained(plans[sd][name])
@@ -560,7 +612,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
         progress.start(f"sampling and scoring {len(rows)} rows x {len(sample_seeds)} sampling seeds (training seed {sd})")
         scores = {}
         for row, sn, ref in rows:
-            scores[row] = score_row(systems[sn], val, ref, seg, sample_seeds, classes, cfg.seed, fid_real if k == 0 else None, cfg.device)
+            scores[row] = early[row].result() if k == 0 else score_row(systems[sn], val, ref, seg, sample_seeds, classes, cfg.seed, None, cfg.device)
             progress.advance(score_units([row], len(sample_seeds), cfg.fid and k == 0))
         R["train_seeds"][sd] = {row: {m: v[0] for m, v in seed_summary(s).items()} for row, s in scores.items()}
         if k == 0: main = (systems, hists, snaps, scores, rows)
@@ -590,7 +642,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # the small-sample FID caveat is in the caption
         t2, t3 = reconstruction_table(systems, {"SynthScenes": val}, compute_fid=cfg.fid, fid_method="eigh", device=cfg.device,
-                                      progress=False, fid_real={"SynthScenes": fid_real} if cfg.fid else None)
+                                      progress=False, fid_real={"SynthScenes": fid_real.result()} if cfg.fid else None)
     t2.save(out, "table2"); t3.save(out, "table3")
     R["reconstruction"] = {n: {**{m: t2.values.get((n, "SynthScenes", m)) for m in t2.metrics}, "mIoU": t3.values[(n, "SynthScenes", "mIoU")]} for n in systems}
     for n, s in systems.items(): save_system(s, out / f"{file_stem(n)}.pt")
@@ -677,18 +729,21 @@ def report_tables(R: dict) -> dict[str, str]:
         "\n\n*Budget curve:* stage 1 fully trained, the Transformer measured at fractions of its steps (one run, paused), sampling seed 0.")
     return T
 
+def differences_by_rows(R: dict) -> dict[tuple[str, str], dict]:
+    "The measured differences of a run keyed by the (row a, row b) pair they compare: `comparisons()`, which made their labels, inverted."
+    return {ab: R["differences"][lab] for lab, ab in comparisons(list(R["rows"])).items() if lab in R["differences"]}
+
 def paper_table(R: dict) -> str:
     """The paper's direction of each Table-1 comparison beside ours (directions only: different data and scale), under
     the paper's protocol and the two equal-information ones. SSIM / LPIPS: 'better' or 'worse' only when the 95% interval
     excludes 0; FID: the two rows' FIDs (one each, no interval)."""
-    ours, table, rows = R["differences"], R["rows"], []
-    label = {ab: lab for lab, ab in comparisons(list(table)).items()}    # (row a, row b) -> the label of its difference
+    ours, table, rows = differences_by_rows(R), R["rows"], []
     for pair, dirs in R["paper"].items():
         b, c = pair.split(" -> ")
         for m, ds in dirs.items():
             cells = []
             for a in (c + TRUE, c + OTHER, f"{c} (ref-free)" + NOREF):
-                d = ours.get(label.get((a, b)), {}).get(m)
+                d = ours.get((a, b), {}).get(m)
                 if m == "FID" and a in table and b in table and None not in (table[a]["FID"], table[b]["FID"]):
                     fa, fb = table[a]["FID"], table[b]["FID"]
                     cells.append(f"{'better' if fa < fb else 'worse'} ({fa:.1f} vs {fb:.1f}, no interval)")
@@ -737,10 +792,9 @@ def _verdict(d: list, higher: bool) -> str:
 
 def headline_statements(R: dict) -> list[str]:
     "Plain statements, generated from the measured differences: which of the paper's claims reproduce, and how much of the gain survives with equal information."
-    D, out = R["differences"], []
+    D, out = differences_by_rows(R), []
     for b, c in (("VQVAE-T", "sVQVAE-T"), ("VQGAN-T", "sVQGAN-T")):
-        paper = next((v for k, v in D.items() if k.startswith("the paper's protocol") and f"{c} − {b}" in k and "lambda" not in k), None)
-        equal = next((v for k, v in D.items() if k.startswith("equal information") and f"{c} − {b}" in k and "lambda" not in k), None)
+        paper, equal = D.get((c + TRUE, b)), D.get((c + OTHER, b))
         if paper is None: continue
         parts = []
         for m in ("SSIM", "LPIPS", "SC mIoU"):
@@ -750,7 +804,7 @@ def headline_statements(R: dict) -> list[str]:
             parts.append(f"{m} {paper[m][0]:+.3f} ({_verdict(paper[m], hi)}){share}")
         out.append(f"**{c} vs {b}** (the paper: the coupled system is better on SSIM and LPIPS on all three datasets). With "
                    f"the paper's protocol: " + "; ".join(parts) + ".")
-    head = next((v for k, v in D.items() if k.startswith("honest headline")), None)
+    head = D.get(HEADLINE_ROWS[::-1])     # (ref-free row, VQGAN-T)
     if head:
         out.append("**Honest headline, reference-free sVQGAN-T vs VQGAN-T (both see only the map):** " + "; ".join(
             f"{m} {head[m][0]:+.3f} [{head[m][1]:+.3f}, {head[m][2]:+.3f}] ({_verdict(head[m], _UP[m] == '↑')})"
@@ -831,6 +885,7 @@ def main(argv: list[str] | None = None) -> dict:
     if a.train_seeds < 1: p.error(f"--train-seeds must be >= 1, got {a.train_seeds}")
     if a.workers < 0: p.error(f"--workers must be >= 0, got {a.workers}")
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val,
                                     segnet_steps=a.segnet_steps).items() if v is not None}
     kw = dict(device=a.device, seed=a.seed, fast=a.fast, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision, workers=a.workers, **given)

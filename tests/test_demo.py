@@ -19,6 +19,24 @@ for _name, _obj in list(globals().items()):
         except (AttributeError, TypeError): pass
 
 
+def test_demo_steps():
+    img, lab = SynthScenes(20, size=32, seed=3).tensors()
+    job = Steps(fid_steps(img, "cpu"), what="real")
+    job.step(); assert job.started and not job.done and job.ready()             # one Inception batch of 16 so far
+    ref = FIDAccumulator(device="cpu", progress=False).update(img)
+    test_eq(job.result().n, 20); test_eq(job.ready(), False)
+    test_eq(job.result().sum, ref.sum); test_eq(job.result().outer, ref.outer)   # the sums of one update, bit for bit
+    test_eq(Steps(iter(()), needs=["/nonexistent/stage.pt"]).ready(), False)     # waits for the checkpoints it needs
+    system, seg, classes = tiny_system("VQGAN-T", len(SynthScenes.classes), size=32).eval(), load_segnet(), list(SynthScenes.classes)
+    row = score_row(system, (img, lab), "none", seg, [0, 1], classes, fid_real=ref, device="cpu")
+    assert row.fid > 0 and len(row.seeds) == 2
+    steps = Steps(score_row_steps(system, (img, lab), "none", seg, [0, 1], classes, fid_real=job, device="cpu"))
+    n = 0
+    while not steps.done: steps.step(); n += 1
+    test_eq(n, 2 + 2 + 1)                                                        # 2 sampling seeds, 2 Inception batches, the FID
+    test_eq(steps.result().seeds, row.seeds); test_eq(steps.result().fid, row.fid)   # real statistics as Steps: the same row
+
+
 def test_demo_scores_and_intervals():
     from svq_nb.metrics import ConfusionMatrix
     g = torch.Generator().manual_seed(0)
@@ -79,6 +97,9 @@ def test_demo_probe_tiles_keys_paper():
          "rows": {"VQGAN-T": {"system": "VQGAN-T", "reference": "none", "FID": 250.0},
                   "sVQGAN-T · true reference": {"system": "sVQGAN-T", "reference": "ground_truth", "FID": 260.0},
                   "sVQGAN-T (ref-free) · no reference": {"system": "sVQGAN-T (ref-free)", "reference": "none", "FID": 240.0}}}
+    by = differences_by_rows(R)                                                  # each difference under the row pair it compares
+    test_eq(sorted(by), [("sVQGAN-T (ref-free) · no reference", "VQGAN-T"), ("sVQGAN-T · true reference", "VQGAN-T")])
+    test_eq(by[("sVQGAN-T · true reference", "VQGAN-T")]["SSIM"], [0.02, 0.01, 0.03])
     cells = {l.split(" | ")[1]: l.strip("| ").split(" | ")[3:] for l in paper_table(R).splitlines()[2:5]}
     test_eq(cells["FID"], ["worse (260.0 vs 250.0, no interval)", "–", "better (240.0 vs 250.0, no interval)"])
     test_eq(cells["SSIM"], ["better (+0.020)", "–", "worse (-0.020)"])          # the interval excludes 0: a verdict
@@ -106,7 +127,8 @@ def test_quick_demo_writes_everything():
         assert sum("(seg_vq) reused" in l for l in logs) == 1                                      # the baselines share one semantic VQ model
         test_eq(R["stages"], {"trained": 11, "reused": 1})                                          # 5 Transformers + 6 VQ models, 1 shared
         report = (Path(d) / "report.md").read_text()
-        for s in ("honest headline", "other reference", "Appearance probe", "Budget curve", "paper (Table 1)", "96 px"):
+        for s in ("honest headline", "other reference", "Appearance probe", "Budget curve", "paper (Table 1)", "96 px",
+                  "**Honest headline, reference-free", "**sVQGAN-T vs VQGAN-T**", "**sVQVAE-T vs VQVAE-T**"):   # the plain statements found their differences
             assert s in report, s
         # what the notebooks load from a finished run instead of training again: its segmenter and its training logs
         test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2))
@@ -164,9 +186,16 @@ def test_demo_training_workers():
     plan = lambda d: [st for n, c in cfgs.items() for st in plan_stages(n, c, s1, s2, Path(d), "k", (0.5, 1.0))]
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        logs = []
-        train_stages(plan(a), data, workers=2, progress=Progress(1, logs.append), threads=1)
+        logs, seen = [], []
+        def probe():                                                                               # idle work, in short steps
+            for _ in range(300): seen.append((torch.get_num_threads(), sum("(worker process)" in l for l in logs))); time.sleep(0.002); yield
+            return "every step"
+        job = Steps(probe(), what="a probe")
+        train_stages(plan(a), data, workers=2, progress=Progress(1, logs.append), threads=1, idle=[job])
         test_eq(sum("(worker process)" in l for l in logs), 5)                                   # 3 VQ models, 2 Transformers
+        assert seen and set(seen) == {(1, 5)}, seen        # steps ran once every stage had started, on the free worker's one thread
+        assert any("while 1 stage trains: a probe" in l for l in logs), logs
+        test_eq(job.result(), "every step"); test_eq(len(seen), 300)                              # the rest when asked for
         at = lambda s: next(i for i, l in enumerate(logs) if s in l)
         assert at("] VQVAE-T: stage 2") > max(at("  VQVAE-T: image_vq done"), at("  VQVAE-T: seg_vq done")), logs
         assert at("] sVQVAE-T: stage 2") > at("  sVQVAE-T: vq done"), logs                      # a Transformer after its VQ models
