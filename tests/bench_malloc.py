@@ -33,11 +33,10 @@ else:
     _, model, loss = System(scfg).stage1_parts()[0]
     train = SynthScenes(256, size=32, split="train", seed=0).tensors()
     t, c = time.perf_counter(), os.times()
-    hist = train_stage1(model, loss, train, TrainConfig(steps=10, batch_size=16, lr=2e-4, progress=False))
+    train_stage1(model, loss, train, TrainConfig(steps=10, batch_size=16, lr=2e-4, progress=False))
     out = torch.cat([p.detach().flatten() for p in model.parameters()])
 c2 = os.times()
-print(json.dumps({"wall": time.perf_counter() - t, "sys": c2.system - c.system, "sum": out.double().sum().item(),
-                  "hash": hashlib.sha1(out.numpy().tobytes()).hexdigest()}))
+print(json.dumps({"wall": time.perf_counter() - t, "sys": c2.system - c.system, "hash": hashlib.sha1(out.numpy().tobytes()).hexdigest()}))
 """
 
 
