@@ -619,10 +619,23 @@ def main(argv: list[str] | None = None) -> int:
     p = build_parser()
     a = p.parse_args(argv)
     a.argv = argv
-    try: return a.func(a)
+    ok = False
+    try:
+        code = a.func(a); ok = True
+        return code
     except (CLIError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, OSError) as e:
         print(f"svq {a.cmd}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    finally: _end_distributed(ok)
+
+def _end_distributed(ok: bool) -> None:
+    """Under torchrun, close the process group before this process exits (after waiting for every rank, when this one
+    succeeded): a rank that exits while gloo's threads still talk to another one aborts with 'terminate called without
+    an active exception' (seen in CI after `svq sample`, whose ranks other than 0 finish first)."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()): return
+    if ok: dist.barrier()
+    dist.destroy_process_group()
 
 def console() -> None:
     "Entry point of the `svq` console script."
