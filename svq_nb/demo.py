@@ -15,7 +15,7 @@ from PIL import Image
 
 from .data import SynthScenes, render_scene_grid, colorize, to_uint8
 from .models import VQConfig
-from .training import TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
+from .training import TrainConfig, pick_device, pick_precision, cpu_has_bf16, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
 from .synthesis import System, SystemConfig, encode_dataset, save_system, reference_dependency, reference_images, derangement
 from .metrics import segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
 from .evaluation import reconstruction_table
@@ -54,7 +54,7 @@ class DemoConfig:
     train_seeds: int = 1
     device: str = "auto"
     workers: int = 0                 # training processes: 0 = one single-threaded process per CPU core (up to 4); 1 on a GPU
-    precision: str = "fp32"          # "bf16": autocast in training
+    precision: str = "auto"          # training: "fp32", "bf16" (autocast) or "auto" (bf16 where it is faster: `pick_precision`)
     fid: bool = True
     fast: bool = False               # only VQGAN-T, sVQGAN-T and the reference-free sVQGAN-T
     lambda_sweep: bool = False       # VQGAN-T and sVQGAN-T at lambda 0.01, 0.1, 1.0 (the paper's Tables 2-3)
@@ -124,9 +124,10 @@ class Progress:
 
 def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
     "The stage-1 (VQ models) and stage-2 (Transformer) training settings of the experiment."
-    s1 = TrainConfig(steps=cfg.steps1, batch_size=cfg.batch_size, lr=2e-4, device=cfg.device, precision=cfg.precision, progress=False)
+    precision = pick_precision(cfg.precision, cfg.device)     # resolved here: the stages' cache keys name fp32 or bf16
+    s1 = TrainConfig(steps=cfg.steps1, batch_size=cfg.batch_size, lr=2e-4, device=cfg.device, precision=precision, progress=False)
     s2 = TrainConfig(steps=cfg.steps2, batch_size=2 * cfg.batch_size, lr=1e-3, betas=(0.9, 0.95), warmup=min(50, cfg.steps2 // 10),
-                     grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=cfg.precision, progress=False)
+                     grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=precision, progress=False)
     return s1, s2
 
 # Relative cost of the work (one VQVAE image-model step = 1), measured on the 2-core CPU; only for the time-left estimate.
@@ -562,6 +563,7 @@ def _machine(cfg: DemoConfig) -> dict:
     import platform
     return {"device": str(pick_device(cfg.device)), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(), "torch": torch.__version__,
+            "precision": pick_precision(cfg.precision, cfg.device), "cpu_bf16": cpu_has_bf16(),
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 
 # %% ../nbs/12_demo.ipynb #ce7d20fc
@@ -570,7 +572,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     cfg = cfg or DemoConfig()
     out = Path(out); out.mkdir(parents=True, exist_ok=True); cache = out / "cache"
     t_start = time.perf_counter()
-    log(f"device {pick_device(cfg.device)}, {torch.get_num_threads()} threads; settings {asdict(cfg)}")
+    log(f"device {pick_device(cfg.device)}, {torch.get_num_threads()} threads, training in {pick_precision(cfg.precision, cfg.device)}; settings {asdict(cfg)}")
     render_scene_grid(out, n=16, size=max(cfg.size, 64), seed=cfg.seed)
     classes, n_classes = list(SynthScenes.classes), len(SynthScenes.classes)
     train = SynthScenes(cfg.n_train, size=cfg.size, split="train", seed=cfg.seed).tensors()
@@ -762,7 +764,9 @@ def write_report(out: Path, R: dict) -> Path:
     "runs/demo/report.md: settings, machine and time, every table with its caption, and the figures."
     s, T, m = R["settings"], report_tables(R), R["machine"]
     lines = ["# svq_nb demo: the coupled VQ model against its baselines on SynthScenes", "",
-             f"Measured run: {m['device']}, {m['torch_threads']} threads of {m['cpu_count']} CPUs, load average at the end "
+             f"Measured run: {m['device']}, {m['torch_threads']} threads of {m['cpu_count']} CPUs, training in {m.get('precision', s['precision'])}"
+             + (f" (auto: {'the CPU has' if m.get('cpu_bf16') else 'no'} bf16 instructions)" if s["precision"] == "auto" and m["device"] == "cpu" else "")
+             + ", load average at the end "
              f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}; total time {R['time_s'] / 60:.1f} min"
              + (f" ({R['stages']['reused']} of {sum(R['stages'].values())} training stages reused from the cache of earlier runs). "
                 if R.get("stages", {}).get("reused") else ". ") +
@@ -836,9 +840,11 @@ def load_results(run: str | os.PathLike = "runs/demo") -> dict:
     return json.loads(p.read_text(encoding="utf-8"))
 
 def run_config(run: str | os.PathLike = "runs/demo") -> DemoConfig:
-    "The `DemoConfig` a finished run was made with (from its `results.json`)."
-    s = load_results(run)["settings"]
-    return DemoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items() if k in DemoConfig.__dataclass_fields__})
+    "The `DemoConfig` a finished run was made with (from its `results.json`); precision 'auto' becomes what it chose there."
+    R = load_results(run)
+    cfg = DemoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in R["settings"].items() if k in DemoConfig.__dataclass_fields__})
+    chosen = R.get("machine", {}).get("precision")      # the run's cache keys name it, whatever this machine would choose
+    return replace(cfg, precision=chosen) if cfg.precision == "auto" and chosen else cfg
 
 def _in_cache(path: Path, what: str, run) -> Path:
     "`path` when the file exists, else a FileNotFoundError naming it and what it should hold."
@@ -876,7 +882,8 @@ def main(argv: list[str] | None = None) -> dict:
                  ("steps2", "stage-2 (Transformer) steps per system"), ("n-train", "training scenes"), ("n-val", "evaluation scenes")):
         p.add_argument(f"--{k}", type=int, default=None, help=h)
     p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast in training")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: every core, whatever OMP_NUM_THREADS says)")
     p.add_argument("--workers", type=int, default=0, help="training processes (0: one single-threaded process per core, up to 4, on a CPU; 1 on a GPU)")

@@ -18,11 +18,11 @@ import torch.distributed as dist
 from .quantize import data_parallel, dp_world, dp_sum, process_group
 
 # %% auto #0
-__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'TrainConfig', 'lr_at',
-           'SeededBatches', 'batch_stream', 'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files',
-           'latest_checkpoint', 'step_checkpoint_path', 'save_step_checkpoint', 'stage1_losses', 'runtime_state',
-           'load_runtime_state', 'Interrupted', 'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1',
-           'train_stage2', 'save_tokens', 'load_tokens']
+__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'cpu_has_bf16', 'pick_precision',
+           'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream', 'save_checkpoint', 'load_checkpoint',
+           'checkpoint_step', 'checkpoint_files', 'latest_checkpoint', 'step_checkpoint_path', 'save_step_checkpoint',
+           'stage1_losses', 'runtime_state', 'load_runtime_state', 'Interrupted', 'NonFiniteError', 'FitHooks',
+           'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -58,6 +58,21 @@ def keep_freed_memory() -> bool:
     # big blocks from the heap, not one mmap each (up to 1 GiB), and no trimming of the heap's free top
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
+# %% ../nbs/07_training.ipynb #f1b2c3d5
+def cpu_has_bf16() -> bool:
+    "Whether this CPU has bf16 instructions (AVX-512 BF16 or AMX), as torch's CPU feature detection sees them."
+    checks = [getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(f()) for f in checks if f is not None)
+
+def pick_precision(precision: str = "auto", device: str | torch.device = "auto") -> str:
+    "`'auto'`: 'bf16' where autocast speeds training up (a CPU with bf16 instructions, a GPU with bf16), else 'fp32'; 'fp32' and 'bf16' pass through."
+    if precision in ("fp32", "bf16"): return precision
+    if precision != "auto": raise ValueError(f"precision={precision!r}: expected 'auto', 'fp32' or 'bf16'")
+    dev = pick_device(device)
+    if dev.type == "cuda": return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if dev.type == "cpu" and cpu_has_bf16() else "fp32"
+
+
 # %% ../nbs/07_training.ipynb #4a7d9183
 @dataclass
 class TrainConfig:
@@ -73,7 +88,7 @@ class TrainConfig:
     grad_clip: float | None = None
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"           # "fp32" or "bf16" (autocast)
+    precision: str = "fp32"           # "fp32" or "bf16" (autocast); `pick_precision("auto")` chooses by hardware
     compile: bool = False             # torch.compile the model (GPU)
     log_every: int = 25
     ckpt_path: str | None = None

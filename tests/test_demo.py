@@ -131,7 +131,8 @@ def test_quick_demo_writes_everything():
                   "**Honest headline, reference-free", "**sVQGAN-T vs VQGAN-T**", "**sVQVAE-T vs VQVAE-T**"):   # the plain statements found their differences
             assert s in report, s
         # what the notebooks load from a finished run instead of training again: its segmenter and its training logs
-        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2))
+        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, precision=pick_precision("auto", "cpu")))
+        test_eq(R["settings"]["precision"], "auto"); test_eq(R["machine"]["precision"], pick_precision("auto", "cpu"))
         val = SynthScenes(6, size=32, split="val", seed=0).tensors()
         seg_miou = iou_from_confusion(per_example_confusion(segment(load_segmenter(d), val[0]), val[1], len(SynthScenes.classes)).sum(0)).nanmean()
         test_close(float(seg_miou), R["segmenter"]["mIoU"], eps=1e-6)                            # the very segmenter of the run

@@ -31,6 +31,22 @@ def test_keep_freed_memory():
         assert flt["keep"] < 1_000, flt             # the freed block is reused: no fresh pages
 
 
+def test_pick_precision():
+    from unittest import mock
+    test_eq([pick_precision(p, "cpu") for p in ("fp32", "bf16")], ["fp32", "bf16"])     # explicit choices pass through
+    test_fail(lambda: pick_precision("fp16", "cpu"), contains="precision='fp16': expected 'auto', 'fp32' or 'bf16'")
+    for avx512_bf16, amx, want in ((True, False, "bf16"), (False, True, "bf16"), (False, False, "fp32")):
+        with mock.patch.object(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, create=True), \
+             mock.patch.object(torch.cpu, "_is_amx_tile_supported", lambda: amx, create=True):
+            test_eq(cpu_has_bf16(), want == "bf16")
+            test_eq(pick_precision("auto", "cpu"), want)
+            test_eq(pick_precision("auto", "meta"), "fp32")                           # neither CPU nor GPU: no guess
+    for gpu_bf16, want in ((True, "bf16"), (False, "fp32")):
+        with mock.patch.object(torch.cuda, "is_bf16_supported", lambda *a, **k: gpu_bf16):
+            test_eq(pick_precision("auto", "cuda"), want)
+    print(f"this machine: bf16 instructions {cpu_has_bf16()}, auto precision on its CPU {pick_precision('auto', 'cpu')}")
+
+
 def test_config_errors():
     test_fail(lambda: TrainConfig(precision="fp16"), contains="precision='fp16'")
     test_fail(lambda: TrainConfig(steps=0), contains="steps=0")
