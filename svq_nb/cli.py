@@ -16,7 +16,7 @@ from PIL import Image
 from .data import (SynthScenes, PairedFolder, ADE20k, Cityscapes, CocoStuff, UnifiedDataset, SegTransform, SPLITS,
                    write_synth_scenes, colorize, to_uint8)
 from .models import VQConfig
-from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device,
+from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device, pick_precision,
                        save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part, save_tokens, load_tokens,
                        keep_freed_memory)
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
@@ -131,10 +131,12 @@ def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1,
                         perceptual_weight=preset.perceptual_weight, seed=seed)
 
 def train_configs(preset: Preset, steps1: int | None = None, steps2: int | None = None, batch_size: int | None = None,
-                  seed: int = 0, ckpt_every: int | None = None, device: str = "auto", **kw) -> tuple[TrainConfig, TrainConfig]:
-    "Stage-1 (Adam 0.5/0.9, constant) and stage-2 (AdamW 0.9/0.95, warm-up + cosine, clipping) configs of `preset`."
+                  seed: int = 0, ckpt_every: int | None = None, device: str = "auto", precision: str = "preset",
+                  **kw) -> tuple[TrainConfig, TrainConfig]:
+    "Stage-1 (Adam 0.5/0.9, constant) and stage-2 (AdamW 0.9/0.95, warm-up + cosine, clipping) configs of `preset`; `precision`: 'preset' or as `pick_precision`."
     fast = preset.fast_gpu and pick_device(device).type == "cuda"
-    common = dict(seed=seed, device=device, precision="bf16" if fast else "fp32", compile=fast, log_every=preset.log_every,
+    precision = ("bf16" if fast else "fp32") if precision == "preset" else pick_precision(precision, device)
+    common = dict(seed=seed, device=device, precision=precision, compile=fast, log_every=preset.log_every,
                   ckpt_every=preset.ckpt_every if ckpt_every is None else ckpt_every, **kw)
     s1 = TrainConfig(steps=steps1 or preset.steps1, batch_size=batch_size or preset.batch1, lr=preset.lr1, **common)
     s2 = TrainConfig(steps=steps2 or preset.steps2, batch_size=batch_size or preset.batch2, lr=preset.lr2, betas=(0.9, 0.95),
@@ -264,20 +266,21 @@ def needs_reference(system: System) -> bool:
 
 # %% ../nbs/13_cli.ipynb #31eda7a3
 RUN_FORMAT = "svq_nb.run/1"
-_SAME = ("system", "data", "preset", "steps1", "steps2", "batch_size", "seed", "ckpt_every", "image_dropout", "lam", "pkeep")
+_SAME = ("system", "data", "preset", "steps1", "steps2", "batch_size", "seed", "ckpt_every", "image_dropout", "lam", "pkeep", "precision")
+_BEFORE = {"precision": "preset"}     # options added after run folders were written: what those folders were trained with
 
 def run_settings(a: argparse.Namespace) -> dict:
     "The options that define a run (a resumed run must repeat them), with the preset's defaults filled in."
     p = PRESETS[a.preset]
     return dict(system=a.system, data=a.data, preset=a.preset, steps1=a.steps1 or p.steps1, steps2=a.steps2 or p.steps2,
                 batch_size=a.batch_size, seed=a.seed, ckpt_every=a.ckpt_every or p.ckpt_every, image_dropout=a.image_dropout,
-                lam=a.lam, pkeep=a.pkeep)
+                lam=a.lam, pkeep=a.pkeep, precision=a.precision)
 
 def _check_same(run: Path, saved: dict, now: dict) -> None:
-    diff = [k for k in _SAME if saved.get(k) != now.get(k)]
+    diff = [k for k in _SAME if saved.get(k, _BEFORE.get(k)) != now.get(k)]
     if diff:
         k = diff[0]
-        raise CLIError(f"{run} was started with --{k.replace('_', '-')} {saved.get(k)}, this command says {now.get(k)}: "
+        raise CLIError(f"{run} was started with --{k.replace('_', '-')} {saved.get(k, _BEFORE.get(k))}, this command says {now.get(k)}: "
                        "repeat the original options to resume, or use a new RUN folder")
 
 class _StopFlag:
@@ -327,7 +330,7 @@ class Trainer:
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
                                            settings["image_dropout"], settings["seed"]))
         self.cfg1, self.cfg2 = train_configs(self.preset, settings["steps1"], settings["steps2"], settings["batch_size"],
-                                             settings["seed"], settings["ckpt_every"], device, num_workers=num_workers,
+                                             settings["seed"], settings["ckpt_every"], device, settings.get("precision", "preset"), num_workers=num_workers,
                                              ckpt_keep=keep, max_nonfinite=max_nonfinite)
         self.parts = [name for name, _, _ in self.system.stage1_parts()] + ["gpt"]
         self.metrics = RunLog(self.run, self.parts)
@@ -578,6 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lam", type=float, default=0.1, help="weight of the semantic loss (Eq. 3, coupled systems)")
     t.add_argument("--pkeep", type=_prob, default=1.0, help="stage 2: keep each condition token with this probability")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    t.add_argument("--precision", choices=("preset", "auto", "fp32", "bf16"), default="preset",
+                   help="preset: bf16 on a GPU for the gpu and paper presets, else fp32; auto: bf16 where it is faster (a CPU with bf16 instructions, a GPU)")
     t.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for real datasets")
     t.add_argument("--keep", type=_pos_int, default=3, help="checkpoints kept per part (the newest)")
     t.add_argument("--max-nonfinite", type=_pos_int, default=10, help="stop after this many non-finite steps in a row")

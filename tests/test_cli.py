@@ -43,6 +43,9 @@ def test_presets():
     test_eq(system_config(PRESETS["gpu"], "VQGAN-T", 17).vq.latent_size, 16)
     s1, s2 = train_configs(PRESETS["tiny"], steps2=50, batch_size=8, device="cpu")
     test_eq((s1.steps, s1.batch_size, s2.steps, s2.batch_size, s2.warmup, s1.precision), (1000, 8, 50, 8, 5, "fp32"))
+    test_eq([c.precision for c in train_configs(PRESETS["paper"], device="cpu")], ["fp32", "fp32"])   # the presets' bf16 is for GPUs
+    test_eq([c.precision for c in train_configs(PRESETS["tiny"], device="cpu", precision="bf16")], ["bf16", "bf16"])
+    test_eq(train_configs(PRESETS["tiny"], device="cpu", precision="auto")[0].precision, pick_precision("auto", "cpu"))
 
 
 def test_activation_bytes_known_value():
@@ -134,6 +137,11 @@ def test_train_sample_evaluate_in_process():
         test_eq(main(args), 0)                                     # finished: says so, exits 0, changes nothing
         code = main(args + ["--steps1", "4"])                      # another run's options on this folder
         test_eq(code, 2)
+        test_eq((cfg["precision"], cfg["stage1"]["precision"], cfg["stage2"]["precision"]), ("preset", "fp32", "fp32"))
+        test_eq(main(args + ["--precision", "bf16"]), 2)           # a resumed run repeats its precision too
+        _check_same(run, {k: v for k, v in cfg.items() if k != "precision"}, {**cfg, "precision": "preset"})   # a folder from before --precision resumes
+        test_fail(lambda: _check_same(run, {k: v for k, v in cfg.items() if k != "precision"}, {**cfg, "precision": "auto"}),
+                  contains="was started with --precision preset, this command says auto")
         test_eq(main(["sample", str(run), "--data", "synth:3", "--out", f"{d}/s", "--n", "2", "--samples-per-map", "2", "--reference", "none"]), 0)
         test_eq(sorted(p.name for p in Path(f"{d}/s").iterdir()), ["sample_00000.png", "sample_00001.png"])
         test_eq(main(["evaluate", str(run), "--data", "synth:4", "--out", f"{d}/e", "--no-fid", "--segnet-steps", "2", "--segnet-n", "8", "--device", "cpu"]), 0)
