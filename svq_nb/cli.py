@@ -277,10 +277,11 @@ def run_settings(a: argparse.Namespace) -> dict:
                 lam=a.lam, pkeep=a.pkeep, precision=a.precision)
 
 def _check_same(run: Path, saved: dict, now: dict) -> None:
-    diff = [k for k in _SAME if saved.get(k, _BEFORE.get(k)) != now.get(k)]
+    saved = {**_BEFORE, **saved}
+    diff = [k for k in _SAME if saved.get(k) != now.get(k)]
     if diff:
         k = diff[0]
-        raise CLIError(f"{run} was started with --{k.replace('_', '-')} {saved.get(k, _BEFORE.get(k))}, this command says {now.get(k)}: "
+        raise CLIError(f"{run} was started with --{k.replace('_', '-')} {saved.get(k)}, this command says {now.get(k)}: "
                        "repeat the original options to resume, or use a new RUN folder")
 
 class _StopFlag:
@@ -330,7 +331,7 @@ class Trainer:
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
                                            settings["image_dropout"], settings["seed"]))
         self.cfg1, self.cfg2 = train_configs(self.preset, settings["steps1"], settings["steps2"], settings["batch_size"],
-                                             settings["seed"], settings["ckpt_every"], device, settings.get("precision", "preset"), num_workers=num_workers,
+                                             settings["seed"], settings["ckpt_every"], device, settings.get("precision", _BEFORE["precision"]), num_workers=num_workers,
                                              ckpt_keep=keep, max_nonfinite=max_nonfinite)
         self.parts = [name for name, _, _ in self.system.stage1_parts()] + ["gpt"]
         self.metrics = RunLog(self.run, self.parts)
