@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_quantize.ipynb #9789c9f8
 from __future__ import annotations
+import contextlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -11,8 +12,8 @@ import torch.distributed as dist
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'nearest_code',
-           'VectorQuantizer', 'reset_restarted_moments']
+__all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'autocast_off',
+           'nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
 
 # %% ../nbs/02_quantize.ipynb #e3262d9e
 _DP = {"on": False}
@@ -64,17 +65,23 @@ def dp_std(z: torch.Tensor) -> torch.Tensor:
     return (dp_sum(((z.double() - mean) ** 2).sum()) / (n - 1)).sqrt().to(z.dtype)
 
 # %% ../nbs/02_quantize.ipynb #11290d86
+def autocast_off(device: torch.device | str):
+    "A context with autocast switched off on `device`'s type (nothing to switch off where autocast does not exist, e.g. `meta`)."
+    kind = torch.device(device).type
+    return torch.autocast(kind, enabled=False) if torch.amp.is_autocast_available(kind) else contextlib.nullcontext()
+
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
     "Index [N] of the nearest `codebook` row [K,D] (squared L2) for each row of `z` [N,D]; never builds [N,K,D]."
     if z.ndim != 2 or codebook.ndim != 2 or z.shape[1] != codebook.shape[1]:
         raise ValueError(f"nearest_code expects z [N,D] and codebook [K,D] with the same D, got {tuple(z.shape)} and {tuple(codebook.shape)}")
     z, codebook = z.float(), codebook.float()      # half-precision distances pick wrong codes
     chunk = chunk_size or max(1, 2**24 // codebook.shape[0])
-    e2 = codebook.pow(2).sum(1)                     # ||e||^2, [K]
     out = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
-    for i in range(0, z.shape[0], chunk):
-        d = torch.addmm(e2, z[i:i + chunk], codebook.t(), alpha=-2.0)  # ||e||^2 - 2 z.e  (||z||^2 is constant per row)
-        out[i:i + chunk] = d.argmin(1)
+    with autocast_off(z.device):                    # autocast would run addmm in bf16 despite the .float() above
+        e2 = codebook.pow(2).sum(1)                 # ||e||^2, [K]
+        for i in range(0, z.shape[0], chunk):
+            d = torch.addmm(e2, z[i:i + chunk], codebook.t(), alpha=-2.0)  # ||e||^2 - 2 z.e  (||z||^2 is constant per row)
+            out[i:i + chunk] = d.argmin(1)
     return out
 
 # %% ../nbs/02_quantize.ipynb #21bfdfbe
