@@ -263,7 +263,7 @@ def load_runtime_state(module: nn.Module, state: dict) -> None:
         name, _, k = key.rpartition(".")
         m = mods[name]
         if k in m._buffers: m._buffers[k].copy_(v)
-        elif isinstance(getattr(m, k, None), torch.Generator): getattr(m, k).set_state(v)
+        elif isinstance(getattr(m, k, None), torch.Generator): getattr(m, k).set_state(v.cpu())   # generator states are CPU bytes
         else: setattr(m, k, v)
 
 # %% ../nbs/07_training.ipynb #4d14a78d
@@ -295,8 +295,8 @@ def _restore(st: dict, modules: dict, optimizers: dict, generators: dict, device
     "Put a checkpoint's weights, runtime state, optimizer moments and random states back."
     for k, m in modules.items(): m.load_state_dict(st["modules"][k]); load_runtime_state(m, st["runtime"][k])
     for k, o in optimizers.items(): o.load_state_dict(st["optimizers"][k])
-    for k, g in generators.items(): g.set_state(st["generators"][k])
-    torch.set_rng_state(st["rng_cpu"])
+    for k, g in generators.items(): g.set_state(st["generators"][k].cpu())
+    torch.set_rng_state(st["rng_cpu"].cpu())
     if device.type == "cuda" and "rng_cuda" in st: torch.cuda.set_rng_state(st["rng_cuda"].cpu())
 
 def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer], step_fn: Callable, data, cfg: TrainConfig,
@@ -309,7 +309,7 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
     start, history = 0, []
     found = latest_checkpoint(cfg.ckpt_dir) if cfg.ckpt_dir else (Path(cfg.ckpt_path) if cfg.ckpt_path and Path(cfg.ckpt_path).is_file() else None)
     if resume and found is not None:
-        st = load_checkpoint(found, map_location=device)
+        st = load_checkpoint(found)      # onto the CPU: load_state_dict copies to each module's device, RNG states stay CPU bytes
         _restore(st, modules, optimizers, generators, device)
         start, history = st["step"], list(st["history"])
     def checkpoint(step):

@@ -165,6 +165,23 @@ def test_stage2_resume_with_pkeep_and_stop():
         test_eq([checkpoint_step(p) for p in checkpoint_files(f"{d}/b")], [3, 4, 6])
 
 
+def test_resume_on_another_device():
+    # issue 24, item 4: resume a finished stage-1 run onto another device (meta for a GPU); every resume failed there with
+    # "RNG state must be a torch.ByteTensor" (torch's and the quantizers' generator states had been moved to the device)
+    from dataclasses import replace
+    from svq_nb.data import SynthScenes
+    from svq_nb.synthesis import tiny_system
+    data = SynthScenes(8, size=32).tensors()
+    parts = lambda: tiny_system("sVQGAN-T", 17, size=32, disc_start=1, disc_warmup=0).stage1_parts()[0][1:]
+    with tempfile.TemporaryDirectory() as d:
+        cfg = TrainConfig(steps=2, batch_size=4, log_every=1, device="cpu", progress=False, ckpt_dir=d)
+        model, loss = parts()
+        hist = train_stage1(model, loss, data, cfg)
+        model, loss = parts()
+        test_eq(train_stage1(model, loss, data, replace(cfg, device="meta"), resume=True), hist)   # restored, nothing left to train
+        test_eq({p.device.type for p in [*model.parameters(), *loss.parameters()]}, {"meta"})
+
+
 def test_nonfinite_steps_are_skipped_then_stop():
     from svq_nb.transformer import GPTConfig, CondGPT
     g = torch.Generator().manual_seed(0)
