@@ -9,7 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['group_norm', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'check_input', 'Encoder', 'Decoder']
+__all__ = ['group_norm', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'check_input', 'Encoder',
+           'outside_compile', 'Decoder']
 
 # %% ../nbs/03_modules.ipynb #e42258be
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -153,6 +154,11 @@ class Encoder(nn.Module):
         return self.conv_out(swish(self.norm_out(h)))
 
 # %% ../nbs/03_modules.ipynb #f7054458
+@torch.compiler.disable
+def outside_compile(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    "`layer(h)`, never traced by `torch.compile` (a compiled caller's graph ends before it)."
+    return layer(h)
+
 class Decoder(nn.Module):
     "taming's VQGAN decoder: latent [B,z_channels,h,w] -> output [B,out_ch,h*f,w*f]."
     def __init__(self, *, ch: int = 128, out_ch: int = 3, ch_mult: tuple[int, ...] = (1, 2, 4, 8), num_res_blocks: int = 2,
@@ -197,4 +203,4 @@ class Decoder(nn.Module):
                 h = blk(h)
                 if len(up.attn) > 0: h = up.attn[i_block](h)
             if i_level != 0: h = up.upsample(h)
-        return self.conv_out(swish(self.norm_out(h)))
+        return outside_compile(self.conv_out, swish(self.norm_out(h)))   # eager: the adaptive weight's gradient needs it alone

@@ -9,6 +9,7 @@ import numpy as np
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -21,8 +22,8 @@ from .quantize import data_parallel, dp_world, dp_sum, process_group
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'cpu_has_bf16', 'pick_precision',
            'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream', 'save_checkpoint', 'load_checkpoint',
            'checkpoint_step', 'checkpoint_files', 'latest_checkpoint', 'step_checkpoint_path', 'save_step_checkpoint',
-           'stage1_losses', 'runtime_state', 'load_runtime_state', 'Interrupted', 'NonFiniteError', 'FitHooks',
-           'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
+           'stage1_losses', 'runtime_state', 'load_runtime_state', 'compiled', 'Interrupted', 'NonFiniteError',
+           'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -89,7 +90,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"           # "fp32" or "bf16" (autocast); `pick_precision("auto")` chooses by hardware
-    compile: bool = False             # torch.compile the model (GPU)
+    compile: bool | str = False       # torch.compile stage 1's encoders/decoders or stage 2's GPT: True = inductor, or a backend name
     log_every: int = 25
     ckpt_path: str | None = None
     ckpt_every: int = 0               # 0: only at the end (when ckpt_path or ckpt_dir is set)
@@ -100,6 +101,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.compile, (bool, str)): raise ValueError(f"compile={self.compile!r}: expected True, False or a torch.compile backend name")
         if self.precision not in ("fp32", "bf16"): raise ValueError(f"precision={self.precision!r}: expected 'fp32' or 'bf16'")
         if self.schedule not in ("constant", "cosine"): raise ValueError(f"schedule={self.schedule!r}: expected 'constant' or 'cosine'")
         if self.steps < 1 or self.batch_size < 1: raise ValueError(f"steps={self.steps}, batch_size={self.batch_size}: both must be >= 1")
@@ -225,7 +227,7 @@ def _gan_part(loss_fn):
 def stage1_losses(model: nn.Module, loss_fn, batch: dict, step: int, forward: Callable | None = None):
     "Generator loss, logs and the reconstruction (or None) of `model` on `batch`."
     from svq_nb.models import VQModel, SegVQModel, SemanticVQModel
-    fwd = forward or model
+    fwd = model if forward is None else forward       # not `forward or model`: bool() of a compiled module calls len() on it
     x, s = batch.get("image"), batch["label"]
     if isinstance(model, SemanticVQModel):
         x_rec, s_logits, qx, qs, info = fwd(x, s)
@@ -269,6 +271,16 @@ def load_runtime_state(module: nn.Module, state: dict) -> None:
 # %% ../nbs/07_training.ipynb #4d14a78d
 def _autocast(cfg: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+
+@contextmanager
+def compiled(modules: list[nn.Module], backend: bool | str = True):
+    "Inside, each of `modules` runs through `torch.compile` (`nn.Module.compile`: in place, state_dict keys unchanged); eager again after. `backend`: True (inductor), a backend name, or False (nothing compiled)."
+    if backend is False: yield; return
+    before = [m._compiled_call_impl for m in modules]        # what nn.Module.compile sets
+    for m in modules: m.compile(**({} if backend is True else {"backend": backend}))
+    try: yield
+    finally:
+        for m, b in zip(modules, before): m._compiled_call_impl = b
 
 def _mean_logs(rows: list[dict]) -> dict:
     if not rows: return {}
@@ -391,6 +403,7 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
                  hooks: FitHooks | None = None) -> list[dict]:
     "Train a VQ model (any of the five) with its loss; a VQGAN loss's discriminator trains with its own Adam."
     from svq_nb.quantize import reset_restarted_moments
+    from svq_nb.modules import Encoder, Decoder
     cfg = cfg or TrainConfig()
     device = pick_device(cfg.device)
     model.to(device); loss_fn.to(device)
@@ -401,10 +414,9 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
     if gan is not None:
         disc_params = list(gan.discriminator.parameters())
         opts["disc"] = torch.optim.Adam(disc_params, lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
-    forward = torch.compile(model) if cfg.compile else model
     def step_fn(batch, step):
         with _autocast(cfg, device):
-            loss, logs, x_rec = stage1_losses(model, loss_fn, batch, step, forward)
+            loss, logs, x_rec = stage1_losses(model, loss_fn, batch, step)
         _backward(loss, opts["gen"])
         reset_restarted_moments(opts["gen"], model)   # dead codes restarted in this forward start without Adam moments
         if not grads_finite(loss, gen_params): return None
@@ -420,14 +432,16 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
             logs.update({"d_loss": d_loss.item(), **d_logs})
         return logs
     modules = {"model": model, **({"disc": gan.discriminator} if gan is not None else {})}
-    return _fit(modules, opts, step_fn, data, cfg, resume, hooks=hooks)
+    # compiled: the encoders and decoders (almost all the work); the quantizers' bookkeeping stays eager
+    with compiled([m for m in model.modules() if isinstance(m, (Encoder, Decoder))], cfg.compile):
+        return _fit(modules, opts, step_fn, data, cfg, resume, hooks=hooks)
 
 # %% ../nbs/07_training.ipynb #0228e98b
 def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tensor, cfg: TrainConfig | None = None,
                  pkeep: float = 1.0, resume: bool = False, hooks: FitHooks | None = None) -> list[dict]:
     "Train `gpt` to predict image tokens `x_tokens` [N, T] from semantic tokens `cond_tokens` [N, C]."
     cfg = cfg or TrainConfig(betas=(0.9, 0.95), schedule="cosine", grad_clip=1.0)
-    if len(cond_tokens) != len(x_tokens): raise ValueError(f"{len(cond_tokens)} condition rows but {len(x_tokens)} image-token rows")
+    gpt.check_tokens(cond_tokens, x_tokens)       # once: the steps skip the value checks, which read the GPU back each time
     device = pick_device(cfg.device)
     gpt.to(device)
     seed_everything(cfg.seed)
@@ -437,13 +451,14 @@ def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tens
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)    # pkeep's token corruption: checkpointed with the run
     def step_fn(batch, step):
         with _autocast(cfg, device):
-            loss = gpt.loss(batch["cond"], batch["x"], pkeep=pkeep, generator=gen) if pkeep < 1 else gpt.loss(batch["cond"], batch["x"])
+            loss = gpt.loss(batch["cond"], batch["x"], pkeep=pkeep, generator=gen if pkeep < 1 else None, check=False)
         _backward(loss, opt)
         if not grads_finite(loss, params): return None
         _apply(opt, params, cfg.grad_clip)
         return {"loss": loss.item()}
-    return _fit({"gpt": gpt}, {"opt": opt}, step_fn, (cond_tokens, x_tokens), cfg, resume, names=("cond", "x"),
-                generators={"pkeep": gen}, hooks=hooks)
+    with compiled([gpt], cfg.compile):
+        return _fit({"gpt": gpt}, {"opt": opt}, step_fn, (cond_tokens, x_tokens), cfg, resume, names=("cond", "x"),
+                    generators={"pkeep": gen}, hooks=hooks)
 
 # %% ../nbs/07_training.ipynb #1335230e
 def save_tokens(folder: str | os.PathLike, cond: torch.Tensor, x: torch.Tensor) -> Path:

@@ -137,13 +137,14 @@ class CondGPT(nn.Module):
         if isinstance(m, (nn.Linear, nn.Embedding)): nn.init.normal_(m.weight, 0.0, 0.02)
         if isinstance(m, nn.Linear) and m.bias is not None: nn.init.zeros_(m.bias)
 
-    def _check(self, t: torch.Tensor, name: str, length: int, vocab: int, exact: bool) -> None:
-        "ValueError unless `t` is a long [B, L] tensor of codes in [0, vocab) with L == length (or <= length)."
+    def _check(self, t: torch.Tensor, name: str, length: int, vocab: int, exact: bool, values: bool = True) -> None:
+        "ValueError unless `t` is a long [B, L] tensor of codes in [0, vocab) with L == length (or <= length); `values=False`: shape and dtype only (no device read)."
         if not isinstance(t, torch.Tensor) or t.dtype != torch.long or t.dim() != 2:
             raise ValueError(f"{name} must be a long tensor [B, L], got {getattr(t, 'dtype', type(t).__name__)} "
                              f"of shape {tuple(getattr(t, 'shape', ()))}")
         if (t.size(1) != length) if exact else not (1 <= t.size(1) <= length):
             raise ValueError(f"{name} has {t.size(1)} tokens, expected {'' if exact else '1 to '}{length}")
+        if not values: return
         bad = (t < 0) | (t >= vocab)
         if bad.any():
             raise ValueError(f"{name} codes must be in [0, {vocab}), got {t[bad].unique()[:8].tolist()}")
@@ -160,29 +161,40 @@ class CondGPT(nn.Module):
         if cache is not None: cache.pos += h.size(1)
         return self.ln_f(h)
 
-    def forward(self, cond: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        "Logits [B, T, n_vocab]; logits[:, t] predicts x[:, t] from cond [B, n_cond] and x[:, :t]."
+    def check_tokens(self, cond, x) -> None:
+        "Check whole token arrays once (tensors or numpy arrays such as memory-mapped token files): integers, [N, n_cond] and [N, n_tokens], codes in range."
         c = self.config
-        self._check(cond, "cond (z_s)", c.n_cond, c.n_cond_vocab, exact=True)
-        self._check(x, "x (z_x)", c.n_tokens, c.n_vocab, exact=False)
+        if len(cond) != len(x): raise ValueError(f"{len(cond)} condition rows but {len(x)} image-token rows")
+        for t, name, length, vocab in ((cond, "cond (z_s)", c.n_cond, c.n_cond_vocab), (x, "x (z_x)", c.n_tokens, c.n_vocab)):
+            integer = t.dtype.kind in "iu" if hasattr(t.dtype, "kind") else not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
+            if not integer or t.ndim != 2 or t.shape[1] != length:
+                raise ValueError(f"{name} tokens must be integers [N, {length}], got {t.dtype} {tuple(t.shape)}")
+            if len(t) and (int(t.min()) < 0 or int(t.max()) >= vocab):
+                raise ValueError(f"{name} tokens must lie in [0, {vocab}), got [{int(t.min())}, {int(t.max())}]")
+
+    def forward(self, cond: torch.Tensor, x: torch.Tensor, check: bool = True) -> torch.Tensor:
+        "Logits [B, T, n_vocab]; logits[:, t] predicts x[:, t] from cond [B, n_cond] and x[:, :t]; `check=False`: no value checks (see `check_tokens`)."
+        c = self.config
+        self._check(cond, "cond (z_s)", c.n_cond, c.n_cond_vocab, exact=True, values=check)
+        self._check(x, "x (z_x)", c.n_tokens, c.n_vocab, exact=False, values=check)
         if cond.size(0) != x.size(0): raise ValueError(f"cond has batch {cond.size(0)} but x has batch {x.size(0)}")
         h = self._hidden(self._embed(cond, x[:, :-1]))
         return self.head(h[:, c.n_cond - 1:])                      # image positions only
 
     def loss(self, cond: torch.Tensor, x: torch.Tensor, pkeep: float = 1.0,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, check: bool = True) -> torch.Tensor:
         "Cross-entropy over the image positions; pkeep < 1 replaces input z_x codes by random codes (taming), targets stay."
         if not 0.0 <= pkeep <= 1.0: raise ValueError(f"pkeep must be in [0, 1], got {pkeep}")
         inp = x
         if pkeep < 1.0:
-            self._check(x, "x (z_x)", self.config.n_tokens, self.config.n_vocab, exact=False)
+            self._check(x, "x (z_x)", self.config.n_tokens, self.config.n_vocab, exact=False, values=check)
             dev = generator.device if generator is not None else x.device
             start, n = dp_rows(x.shape[0])               # several ranks: draw for the global batch, keep this rank's rows
             rows = slice(start, start + x.shape[0])
             keep = torch.rand((n, *x.shape[1:]), generator=generator, device=dev)[rows].to(x.device) < pkeep
             noise = torch.randint(0, self.config.n_vocab, (n, *x.shape[1:]), generator=generator, device=dev)[rows].to(x.device)
             inp = torch.where(keep, x, noise)
-        logits = self(cond, inp)
+        logits = self(cond, inp, check=check)
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), x.reshape(-1))
 
 # %% ../nbs/06_transformer.ipynb #26b3758b

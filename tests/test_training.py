@@ -182,6 +182,68 @@ def test_resume_on_another_device():
         test_eq({p.device.type for p in [*model.parameters(), *loss.parameters()]}, {"meta"})
 
 
+def test_compiled_training_matches_eager():
+    # issue 24, items 1, 2 and 10: compiled stage 1 crashed on its first step (the truth value of the compiled module), then at
+    # disc_start (the adaptive weight's second backward through the compiled decoder), broke into ~13 graphs and recompiled
+    # at every step on the quantizers' integer step counter; stage 2 was never compiled
+    from torch._dynamo.backends.common import aot_autograd
+    from functorch.compile import make_boxed_func
+    from svq_nb.data import SynthScenes
+    from svq_nb.synthesis import tiny_system
+    from svq_nb.transformer import GPTConfig, CondGPT
+    runs = {"graphs": 0, "fw": 0, "bw": 0}
+    def counting(kind):
+        "An aot_eager compiler that counts the graphs it compiles and the times each compiled forward / backward runs."
+        def compiler(gm, example_inputs):
+            runs["graphs"] += kind == "fw"
+            f = make_boxed_func(gm.forward)
+            def run(args): runs[kind] += 1; return f(args)
+            run._boxed_call = True
+            return run
+        return compiler
+    backend = f"svq_counting_{id(runs)}"
+    torch._dynamo.register_backend(aot_autograd(fw_compiler=counting("fw"), bw_compiler=counting("bw")), name=backend)
+
+    data = SynthScenes(8, size=32).tensors()
+    def stage1(compile):
+        torch._dynamo.reset(); runs.update(graphs=0, fw=0, bw=0)
+        _, model, loss = tiny_system("sVQGAN-T", 17, size=32, disc_start=1, disc_warmup=0).stage1_parts()[0]
+        cfg = TrainConfig(steps=4, batch_size=4, lr=1e-3, log_every=1, progress=False, compile=compile)
+        seen = []
+        hist = train_stage1(model, loss, data, cfg, hooks=FitHooks(on_log=lambda row: seen.append(dict(runs))))
+        return model, hist, seen
+    eager, h_eager, _ = stage1(False)
+    comp, h_comp, seen = stage1(backend)
+    assert h_comp[0]["x_d_weight"] == 0 and h_comp[1]["x_d_weight"] > 0           # the discriminator is on from step 2
+    for a, b in zip(h_eager, h_comp):
+        for k in ("loss", "x_rec", "s_ce", "x_d_weight", "d_loss"): test_close(a[k], b[k], eps=1e-4 * max(1, abs(a[k])))
+    for (k, a), b in zip(eager.state_dict().items(), comp.state_dict().values()): assert torch.allclose(a, b, atol=1e-4), k
+    test_eq(seen[0]["graphs"], 2)                                                  # the encoder and the decoder trunk (both decoders)
+    test_eq({s["graphs"] for s in seen}, {2})                                      # no recompiles in later steps
+    test_eq([s["fw"] for s in seen], [3, 6, 9, 12])                                # encoder, image decoder, semantic decoder
+    test_eq([s["bw"] for s in seen], [3, 6, 9, 12])                                # one backward each, GAN on or off
+    # item 1: a compiled model passed as the forward of stage1_losses (the truth value of a compiled module was taken)
+    batch = {"image": data[0][:4], "label": data[1][:4]}
+    _, model, loss = tiny_system("sVQGAN-T", 17, size=32).stage1_parts()[0]
+    test_close(stage1_losses(model, loss, batch, 0, torch.compile(model, backend="aot_eager"))[0].item(),
+               stage1_losses(model, loss, batch, 0)[0].item(), eps=1e-5)
+
+    g = torch.Generator().manual_seed(0)
+    cond, x = torch.randint(0, 8, (32, 4), generator=g), torch.randint(0, 8, (32, 4), generator=g)
+    def stage2(compile):
+        torch._dynamo.reset(); runs.update(graphs=0, fw=0, bw=0); torch.manual_seed(0)
+        gpt = CondGPT(GPTConfig.tiny(8, 8, 4, 4, n_layer=1, n_embd=16))
+        cfg = TrainConfig(steps=4, batch_size=8, lr=1e-2, log_every=1, progress=False, compile=compile)
+        seen = []
+        return gpt, train_stage2(gpt, cond, x, cfg, pkeep=0.5, hooks=FitHooks(on_log=lambda row: seen.append(dict(runs)))), seen
+    gpt_e, h2_eager, _ = stage2(False)
+    gpt_c, h2_comp, seen = stage2(backend)
+    for a, b in zip(h2_eager, h2_comp): test_close(a["loss"], b["loss"], eps=1e-5)
+    for (k, a), b in zip(gpt_e.state_dict().items(), gpt_c.state_dict().values()): assert torch.allclose(a, b, atol=1e-5), k
+    test_eq([(s["graphs"], s["fw"], s["bw"]) for s in seen], [(1, 1, 1), (1, 2, 2), (1, 3, 3), (1, 4, 4)])   # one graph, compiled once
+    assert gpt_c.forward.__func__ is CondGPT.forward and gpt_c._compiled_call_impl is None     # eager again after training
+
+
 def test_nonfinite_steps_are_skipped_then_stop():
     from svq_nb.transformer import GPTConfig, CondGPT
     g = torch.Generator().manual_seed(0)
