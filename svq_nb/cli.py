@@ -329,7 +329,7 @@ class Trainer:
         self.preset = PRESETS[settings["preset"]]
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
-                                           settings["image_dropout"], settings["seed"]))
+                                           settings["image_dropout"], settings["seed"])).to(pick_device(device))   # every part: grids and tokens run there
         self.cfg1, self.cfg2 = train_configs(self.preset, settings["steps1"], settings["steps2"], settings["batch_size"],
                                              settings["seed"], settings["ckpt_every"], device, settings.get("precision", _BEFORE["precision"]), num_workers=num_workers,
                                              ckpt_keep=keep, max_nonfinite=max_nonfinite)

@@ -100,7 +100,13 @@ class System(nn.Module):
     @property
     def name(self) -> str: return self.cfg.name
     @property
-    def device(self) -> torch.device: return self.gpt.pos_emb.weight.device
+    def device(self) -> torch.device:
+        "The Transformer's device (sampling)."
+        return self.gpt.pos_emb.weight.device
+    @property
+    def stage1_device(self) -> torch.device:
+        "The stage-1 model's device: stage-1 work (tokens, reconstructions, decoding) runs there, wherever the Transformer is."
+        return (self.vq if self.cfg.coupled else self.image_vq).last_layer.device
     @property
     def latent_size(self) -> int: return self.cfg.vq.latent_size
     @property
@@ -131,20 +137,20 @@ def cond_tokens(self: System, label: torch.Tensor, reference: torch.Tensor | Non
     "The z_s tokens [B, h*w] of `label` (coupled systems also read `reference`)."
     _check_pair(reference, label)
     with _inference(self):
-        label = label.to(self.device)
+        label = label.to(self.stage1_device)
         if not self.cfg.coupled: return _flat(self.seg_vq.encode_indices(label))
         if reference is None and not self.vq.reference_free:
             raise ValueError(f"{self.name} needs a reference image to compute z_s: its encoder reads the image and the semantic "
                              "map together (the paper's limitation). Pass reference=..., or build a reference-free system "
                              "(SystemConfig(ref_free='label_branch') or image_dropout > 0) for synthesis from the map alone.")
-        return _flat(self.vq.encode_indices(None if reference is None else reference.to(self.device), label)[1])
+        return _flat(self.vq.encode_indices(None if reference is None else reference.to(self.stage1_device), label)[1])
 
 @patch
 def tokens(self: System, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "(z_s tokens, z_x tokens), each [B, h*w]: the stage-2 training pairs (reference-free systems: z_s equals `cond_tokens(label)`)."
     _check_pair(image, label)
     with _inference(self):
-        image, label = image.to(self.device), label.to(self.device)
+        image, label = image.to(self.stage1_device), label.to(self.stage1_device)
         if self.cfg.coupled:
             ix, is_ = self.vq.encode_indices(image, label)
             return _flat(is_), _flat(ix)
@@ -155,8 +161,8 @@ def decode_tokens(self: System, x_tokens: torch.Tensor, cond: torch.Tensor) -> t
     "Image [B, 3, H, W] from z_x tokens (and, for coupled systems, the z_s tokens the image decoder also reads)."
     h = self.latent_size
     with _inference(self):
-        ix = x_tokens.to(self.device).view(-1, h, h)
-        if self.cfg.coupled: return self.vq.decode_indices(ix, cond.to(self.device).view(-1, h, h)).clamp(-1, 1)
+        ix = x_tokens.to(self.stage1_device).view(-1, h, h)
+        if self.cfg.coupled: return self.vq.decode_indices(ix, cond.to(self.stage1_device).view(-1, h, h)).clamp(-1, 1)
         return self.image_vq.decode_indices(ix).clamp(-1, 1)
 
 # %% ../nbs/08_synthesis.ipynb #17ec2483
@@ -192,7 +198,7 @@ def reconstruct(self: System, image: torch.Tensor, label: torch.Tensor) -> dict:
     "Stage 1 only: `image` [B,3,H,W] reconstruction, semantic `logits` [B,C,H,W] and their argmax `label`."
     _check_pair(image, label)
     with _inference(self):
-        image, label = image.to(self.device), label.to(self.device)
+        image, label = image.to(self.stage1_device), label.to(self.stage1_device)
         if self.cfg.coupled: x_rec, logits = self.vq(image, label)[:2]
         else: x_rec, logits = self.image_vq(image)[0], self.seg_vq(label)[0]
     return {"image": x_rec.clamp(-1, 1), "logits": logits, "label": logits.argmax(1)}
@@ -206,7 +212,7 @@ def synthesize(self: System, label: torch.Tensor, reference: torch.Tensor | None
     cond = self.cond_tokens(label, reference).repeat_interleave(n_samples, 0)
     g = torch.Generator(device=self.device).manual_seed(seed)
     with _inference(self):
-        x = self.gpt.sample(cond, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=g)
+        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=g)
     img = self.decode_tokens(x, cond)
     return img.view(label.shape[0], n_samples, *img.shape[1:])
 

@@ -149,6 +149,15 @@ def test_train_sample_evaluate_in_process():
         assert "SC mIoU" in json.dumps(t1)
 
 
+def test_trainer_puts_the_system_on_its_device():
+    # issue 24, item 3: svq train moved only the VQ model(s) to the training device, so the reconstruction grids and the token
+    # encoding after stage 1 mixed devices; the Trainer now puts the whole system there (meta stands in for a GPU)
+    with tempfile.TemporaryDirectory() as d:
+        a = build_parser().parse_args(["train", f"{d}/run", "--system", "VQGAN-T", "--data", "synth:4", "--preset", "test"])
+        tr = Trainer(Path(d) / "run", run_settings(a), device="meta")
+        test_eq({p.device.type for p in tr.system.parameters()}, {"meta"})
+
+
 def test_train_on_each_real_format():
     from svq_nb.data import write_fixture
     from svq_nb.synthesis import load_system
