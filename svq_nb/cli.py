@@ -411,13 +411,13 @@ class Trainer:
         return out
 
 # %% ../nbs/13_cli.ipynb #46ca6fcf
-def load_run(run: str | Path) -> System:
-    "The trained system of a run folder (its system.pt, loaded without executing pickled code)."
+def load_run(run: str | Path, device: str | torch.device = "cpu") -> System:
+    "The trained system of a run folder (its system.pt, loaded without executing pickled code), on `device`."
     run = Path(run)
     if not run.is_dir(): raise CLIError(f"run folder {run} does not exist")
     path = run / "system.pt"
     if not path.is_file(): raise CLIError(f"{run} has no system.pt: finish training first (svq train {run} ...)")
-    return load_system(path)
+    return load_system(path).to(pick_device(device))
 
 def _reference(system: System, images: torch.Tensor, how: str) -> torch.Tensor | None:
     if how == "none":
@@ -428,8 +428,8 @@ def _reference(system: System, images: torch.Tensor, how: str) -> torch.Tensor |
     return images if how == "ground_truth" else images.roll(1, 0)
 
 def cmd_sample(a) -> int:
-    rank, world, _ = init_distributed("cpu")           # torchrun: map i is drawn by rank i % world, rank 0 writes them all
-    system = load_run(a.run)
+    rank, world, device = init_distributed(a.device)   # torchrun: map i is drawn by rank i % world, rank 0 writes them all
+    system = load_run(a.run, device)
     data, _ = load_data(a.data, "val", system.cfg.vq.resolution, a.seed)
     x, s = take(data, a.n)
     ref = _reference(system, x, a.reference)
@@ -452,7 +452,7 @@ def cmd_evaluate(a) -> int:
     from svq_nb.evaluation import reconstruction_table, synthesis_table
     from svq_nb.metrics import train_segnet
     rank, world, device = init_distributed(a.device)   # torchrun: batches shared out, FID statistics / counts / score sums reduced
-    systems = {Path(r).name: load_run(r) for r in a.runs}
+    systems = {Path(r).name: load_run(r, device) for r in a.runs}
     sizes = {s.cfg.vq.resolution for s in systems.values()}
     if len(sizes) > 1: raise CLIError(f"the runs have different resolutions {sorted(sizes)}: evaluate them separately")
     size = sizes.pop()
@@ -599,6 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="coupled systems' reference image: the map's own, another image's, or none (needs --image-dropout training)")
     sm.add_argument("--temperature", type=float, default=1.0); sm.add_argument("--top-k", type=_pos_int)
     sm.add_argument("--top-p", type=_prob); sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     sm.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("evaluate", help="Tables 1-3 (FID, SSIM, LPIPS, mIoU, semantic consistency) of runs")

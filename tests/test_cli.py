@@ -158,6 +158,23 @@ def test_trainer_puts_the_system_on_its_device():
         test_eq({p.device.type for p in tr.system.parameters()}, {"meta"})
 
 
+def test_sample_and_evaluate_run_on_the_device():
+    # issue 24, item 5: load_run never moved the system and svq sample forced the CPU (and gloo), so on a GPU machine sampling
+    # and scoring ran on the CPU; load_run now places the system and both commands take --device (default auto: the GPU)
+    from unittest import mock
+    from svq_nb.synthesis import tiny_system, save_system
+    with tempfile.TemporaryDirectory() as d:
+        save_system(tiny_system("VQVAE-T", 17), Path(d) / "run" / "system.pt")
+        test_eq({p.device.type for p in load_run(Path(d) / "run", "meta").parameters()}, {"meta"})
+        seen = []
+        def fake_load_run(run, device="cpu"): seen.append(pick_device(device).type); raise CLIError("stop here")
+        with mock.patch("svq_nb.cli.load_run", fake_load_run), mock.patch("torch.cuda.is_available", return_value=True):
+            for cmd in ("sample", "evaluate"):
+                test_eq(main([cmd, f"{d}/run", "--data", "synth:2", "--out", f"{d}/out"]), 2)
+                test_eq(main([cmd, f"{d}/run", "--data", "synth:2", "--out", f"{d}/out", "--device", "cpu"]), 2)
+        test_eq(seen, ["cuda", "cpu", "cuda", "cpu"])
+
+
 def test_train_on_each_real_format():
     from svq_nb.data import write_fixture
     from svq_nb.synthesis import load_system
