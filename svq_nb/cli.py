@@ -89,7 +89,7 @@ class Preset:
     steps2: int
     batch1: int
     batch2: int
-    lr1: float
+    lr1: float                    # learning rates at the preset's global batches; other batches scale them (base lr x batch)
     lr2: float
     disc_start: int               # VQGAN: step at which the discriminator switches on
     disc_warmup: int
@@ -132,14 +132,19 @@ def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1,
 
 def train_configs(preset: Preset, steps1: int | None = None, steps2: int | None = None, batch_size: int | None = None,
                   seed: int = 0, ckpt_every: int | None = None, device: str = "auto", precision: str = "preset",
+                  batch_size1: int | None = None, batch_size2: int | None = None, scale_lr: bool = True,
                   **kw) -> tuple[TrainConfig, TrainConfig]:
-    "Stage-1 (Adam 0.5/0.9, constant) and stage-2 (AdamW 0.9/0.95, warm-up + cosine, clipping) configs of `preset`; `precision`: 'preset' or as `pick_precision`."
+    """Stage-1 (Adam 0.5/0.9, constant) and stage-2 (AdamW 0.9/0.95, warm-up + cosine, clipping) configs of `preset`; `precision`: 'preset' or as `pick_precision`.
+    Global batches: `batch_size1` / `batch_size2`, else `batch_size` for both, else the preset's; with `scale_lr` each learning rate
+    is the preset's per-sample rate times its global batch (taming's base lr x batch)."""
     fast = preset.fast_gpu and pick_device(device).type == "cuda"
     precision = ("bf16" if fast else "fp32") if precision == "preset" else pick_precision(precision, device)
     common = dict(seed=seed, device=device, precision=precision, compile=fast, log_every=preset.log_every,
                   ckpt_every=preset.ckpt_every if ckpt_every is None else ckpt_every, **kw)
-    s1 = TrainConfig(steps=steps1 or preset.steps1, batch_size=batch_size or preset.batch1, lr=preset.lr1, **common)
-    s2 = TrainConfig(steps=steps2 or preset.steps2, batch_size=batch_size or preset.batch2, lr=preset.lr2, betas=(0.9, 0.95),
+    b1, b2 = batch_size1 or batch_size or preset.batch1, batch_size2 or batch_size or preset.batch2
+    lr1, lr2 = (preset.lr1 * (b1 / preset.batch1), preset.lr2 * (b2 / preset.batch2)) if scale_lr else (preset.lr1, preset.lr2)  # x1.0 exactly at the preset's
+    s1 = TrainConfig(steps=steps1 or preset.steps1, batch_size=b1, lr=lr1, **common)
+    s2 = TrainConfig(steps=steps2 or preset.steps2, batch_size=b2, lr=lr2, betas=(0.9, 0.95),
                      weight_decay=0.01, warmup=min(preset.warmup2, (steps2 or preset.steps2) // 10), schedule="cosine",
                      grad_clip=1.0, **common)
     return s1, s2
@@ -266,15 +271,24 @@ def needs_reference(system: System) -> bool:
 
 # %% ../nbs/13_cli.ipynb #31eda7a3
 RUN_FORMAT = "svq_nb.run/1"
-_SAME = ("system", "data", "preset", "steps1", "steps2", "batch_size", "seed", "ckpt_every", "image_dropout", "lam", "pkeep", "precision")
-_BEFORE = {"precision": "preset"}     # options added after run folders were written: what those folders were trained with
+_SAME = ("system", "data", "preset", "steps1", "steps2", "batch_size", "batch_size1", "batch_size2", "seed", "ckpt_every",
+         "image_dropout", "lam", "pkeep", "precision")
+# options (and settings) added after run folders were written: what those folders were trained with
+_BEFORE = {"precision": "preset", "batch_size1": None, "batch_size2": None, "lr_scaling": "none"}
+_FOLDER = ("lr_scaling",)             # not options: how the folder's run was set up, which a resumed run keeps
 
 def run_settings(a: argparse.Namespace) -> dict:
     "The options that define a run (a resumed run must repeat them), with the preset's defaults filled in."
     p = PRESETS[a.preset]
     return dict(system=a.system, data=a.data, preset=a.preset, steps1=a.steps1 or p.steps1, steps2=a.steps2 or p.steps2,
-                batch_size=a.batch_size, seed=a.seed, ckpt_every=a.ckpt_every or p.ckpt_every, image_dropout=a.image_dropout,
-                lam=a.lam, pkeep=a.pkeep, precision=a.precision)
+                batch_size=a.batch_size, batch_size1=a.batch_size1, batch_size2=a.batch_size2, seed=a.seed,
+                ckpt_every=a.ckpt_every or p.ckpt_every, image_dropout=a.image_dropout, lam=a.lam, pkeep=a.pkeep,
+                precision=a.precision, lr_scaling="global batch")
+
+def _folder_settings(saved: dict, now: dict) -> dict:
+    "The settings a resumed run trains with: this command's, and the folder's for what is not an option (`_FOLDER`)."
+    saved = {**_BEFORE, **saved}
+    return {**now, **{k: saved[k] for k in _FOLDER}}
 
 def _check_same(run: Path, saved: dict, now: dict) -> None:
     saved = {**_BEFORE, **saved}
@@ -330,8 +344,9 @@ class Trainer:
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
         self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
                                            settings["image_dropout"], settings["seed"])).to(pick_device(device))   # every part: grids and tokens run there
-        self.cfg1, self.cfg2 = train_configs(self.preset, settings["steps1"], settings["steps2"], settings["batch_size"],
-                                             settings["seed"], settings["ckpt_every"], device, settings.get("precision", _BEFORE["precision"]), num_workers=num_workers,
+        s = {**_BEFORE, **settings}                               # a folder from before an option: what it was trained with
+        self.cfg1, self.cfg2 = train_configs(self.preset, s["steps1"], s["steps2"], s["batch_size"], s["seed"], s["ckpt_every"], device,
+                                             s["precision"], s["batch_size1"], s["batch_size2"], s["lr_scaling"] != "none", num_workers=num_workers,
                                              ckpt_keep=keep, max_nonfinite=max_nonfinite)
         self.parts = [name for name, _, _ in self.system.stage1_parts()] + ["gpt"]
         self.metrics = RunLog(self.run, self.parts)
@@ -496,10 +511,10 @@ def cmd_train(a) -> int:
         if not getattr(a, k): raise CLIError(f"the {k.upper() if k == 'run' else '--' + k} argument is required (unless --dry-run)")
     parse_data_spec(a.data)
     run, settings = Path(a.run), run_settings(a)
-    world = int(os.environ.get("WORLD_SIZE", "1"))     # torchrun: --batch-size is the global batch, split across the processes
-    for b in {a.batch_size or p.batch1, a.batch_size or p.batch2}:
+    world = int(os.environ.get("WORLD_SIZE", "1"))     # torchrun: the batches are global, split across the processes
+    for k, b in ((1, a.batch_size1 or a.batch_size or p.batch1), (2, a.batch_size2 or a.batch_size or p.batch2)):
         if b % world: raise CLIError(f"global batch {b} does not split evenly across WORLD_SIZE={world} processes: "
-                                     f"use a --batch-size that is a multiple of {world}")
+                                     f"use a --batch-size{k} (or --batch-size) that is a multiple of {world}")
     rank, world, device = init_distributed(a.device)
     try: return _train(a, run, settings, rank, device)
     finally:
@@ -513,6 +528,7 @@ def _train(a, run: Path, settings: dict, rank: int, device: str) -> int:
         except (OSError, ValueError) as e: raise CLIError(f"cannot read {run / 'config.json'}: {e}")
         if saved.get("format") != RUN_FORMAT: raise CLIError(f"{run / 'config.json'} is not an svq run config (format {saved.get('format')!r})")
         _check_same(run, saved, settings)
+        settings = _folder_settings(saved, settings)
         if (run / "system.pt").is_file():
             say(f"{run} is finished ({run / 'system.pt'}); nothing to do")
             return 0
@@ -575,7 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stage", choices=("1", "2", "all"), default="all")
     t.add_argument("--steps1", type=_pos_int, help="stage-1 steps per VQ model (default: the preset's)")
     t.add_argument("--steps2", type=_pos_int, help="Transformer steps (default: the preset's)")
-    t.add_argument("--batch-size", type=_pos_int, help="global batch for both stages (default: the preset's)")
+    t.add_argument("--batch-size", type=_pos_int, help="global batch for both stages (default: the preset's); the learning rates scale with it")
+    t.add_argument("--batch-size1", type=_pos_int, help="global batch of stage 1 (default: --batch-size, else the preset's)")
+    t.add_argument("--batch-size2", type=_pos_int, help="global batch of stage 2 (default: --batch-size, else the preset's)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--ckpt-every", type=_pos_int, help="steps between checkpoints (default: the preset's)")
     t.add_argument("--image-dropout", type=_prob, default=0.0, help="coupled systems: drop the image with this probability (reference-free z_s)")
