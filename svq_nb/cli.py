@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #c5a65458
 from __future__ import annotations
-import argparse, json, os, signal, sys, time, warnings
+import argparse, datetime, inspect, json, os, shutil, signal, sys, time, warnings
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 
@@ -22,11 +22,11 @@ from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
 
 # %% auto #0
-__all__ = ['SPEC_KINDS', 'SPEC_HELP', 'PRESETS', 'RUN_FORMAT', 'CLIError', 'DataSpec', 'parse_data_spec', 'load_data', 'take',
-           'Preset', 'system_config', 'train_configs', 'activation_bytes', 'dry_run', 'RunLog', 'tile',
-           'reconstruction_sheet', 'sample_sheet', 'needs_reference', 'run_settings', 'init_distributed', 'Trainer',
-           'load_run', 'cmd_sample', 'cmd_evaluate', 'cmd_demo', 'cmd_data_synth', 'cmd_train', 'build_parser', 'main',
-           'console']
+__all__ = ['SPEC_KINDS', 'SPEC_HELP', 'PRESETS', 'RUN_FORMAT', 'DIST_TIMEOUT', 'CLIError', 'DataSpec', 'parse_data_spec',
+           'load_data', 'take', 'Preset', 'system_config', 'train_configs', 'activation_bytes', 'dry_run', 'RunLog',
+           'tile', 'reconstruction_sheet', 'sample_sheet', 'needs_reference', 'run_settings', 'init_distributed',
+           'encode_tokens', 'Trainer', 'load_run', 'cmd_sample', 'cmd_evaluate', 'cmd_demo', 'cmd_data_synth',
+           'cmd_train', 'build_parser', 'main', 'console']
 
 # %% ../nbs/13_cli.ipynb #0c3c2595
 class CLIError(Exception):
@@ -308,6 +308,9 @@ class _StopFlag:
     def __bool__(self): return self.signum is not None
 
 _TORCHRUN_ENV = ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+# how long a rank waits at a collective before the job fails (NCCL's default is 10 minutes): rank 0 writing a paper-size
+# checkpoint to a network filesystem, drawing grids or joining the token shards; SVQ_DIST_TIMEOUT_MIN overrides it
+DIST_TIMEOUT = datetime.timedelta(minutes=float(os.environ.get("SVQ_DIST_TIMEOUT_MIN", "30")))
 
 def init_distributed(device: str = "auto") -> tuple[int, int, str]:
     "Under torchrun (WORLD_SIZE > 1) join the process group, NCCL on GPUs and gloo on CPUs; returns (rank, world size, this rank's device)."
@@ -317,15 +320,44 @@ def init_distributed(device: str = "auto") -> tuple[int, int, str]:
     if missing: raise CLIError(f"WORLD_SIZE={world} but {', '.join(missing)} not set: start the processes with "
                                "torchrun --nproc_per_node N -m svq_nb.cli ...")
     import torch.distributed as dist
+    kw = {"timeout": DIST_TIMEOUT}
     if pick_device(device).type == "cuda":
         local = int(os.environ["LOCAL_RANK"])
         torch.cuda.set_device(local); device = f"cuda:{local}"
-    if not dist.is_initialized(): dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        if "device_id" in inspect.signature(dist.init_process_group).parameters: kw["device_id"] = torch.device("cuda", local)   # torch >= 2.3
+    if not dist.is_initialized(): dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", **kw)
     return dist.get_rank(), world, device
 
 def _rank() -> int:
     from svq_nb.quantize import process_group
     return process_group()[0]
+
+def _world() -> int:
+    from svq_nb.quantize import process_group
+    return process_group()[1]
+
+def _shard(n: int, rank: int, world: int, align: int) -> range:
+    "Rank `rank`'s consecutive share of `n` rows: whole blocks of `align` rows (one process's encoding batches), spread evenly."
+    blocks = -(-n // align)
+    return range(min(n, rank * blocks // world * align), min(n, (rank + 1) * blocks // world * align))
+
+def encode_tokens(system: System, data, folder: Path, batch_size: int = 64) -> range:
+    """Write the (z_s, z_x) tokens of `data` to `folder/{cond,x}.npy`; under torchrun every rank encodes its share (whole
+    batches, so the tokens are those one process computes) and rank 0 joins the shares. Returns this rank's rows."""
+    rank, world = _rank(), _world()
+    n = len(data[1]) if isinstance(data, (tuple, list)) else len(data)
+    rows = _shard(n, rank, world, batch_size)
+    shards = folder / ".shards"
+    if len(rows):
+        part = (data[0][rows.start:rows.stop], data[1][rows.start:rows.stop]) if isinstance(data, (tuple, list)) else torch.utils.data.Subset(data, rows)
+        save_tokens(shards / f"{rank:05d}" if world > 1 else folder, *encode_dataset(system, part, batch_size))
+    if world == 1: return rows
+    _barrier()
+    if rank == 0:                                       # the shares of this world's ranks, in order (a stale shard is never read)
+        parts = [load_tokens(shards / f"{r:05d}") for r in range(world) if len(_shard(n, r, world, batch_size))]
+        save_tokens(folder, *(torch.from_numpy(np.concatenate([p[i] for p in parts]).astype(np.int64)) for i in (0, 1)))
+        shutil.rmtree(shards)
+    return rows
 
 def _barrier() -> None:
     "Wait for every rank (nothing in one process): rank 0 wrote a file the others read next."
@@ -394,11 +426,12 @@ class Trainer:
         if old.is_file() and not (folder / "x.npy").is_file():          # a run started before the token files
             st = load_checkpoint(old)
             return st["cond"], st["x"]
-        if not (folder / "x.npy").is_file() and self.rank == 0:          # under torchrun rank 0 encodes, the others read its files
+        if not (folder / "x.npy").is_file():                             # under torchrun every rank encodes its share
             t0 = time.perf_counter()
-            cond, x = encode_dataset(self.system, self.data)
-            save_tokens(folder, cond, x)
-            self.log(f"encoded {len(x)} training images to {folder}/ in {time.perf_counter() - t0:.1f} s")
+            rows = encode_tokens(self.system, self.data, folder)
+            world = _world()
+            self.log(f"encoded the training images to {folder}/ in {time.perf_counter() - t0:.1f} s"
+                     + (f" ({world} processes, {len(rows)} images each at most)" if world > 1 else ""))
         _barrier()
         return load_tokens(folder)
 

@@ -200,6 +200,29 @@ def test_stage_batches_and_learning_rates():
     test_eq(_folder_settings(st, st), st)
 
 
+def test_process_group_timeout_and_device():
+    # issue 24, item 8: init_process_group set no timeout (NCCL's default 10 minutes, while rank 0 alone encoded the whole
+    # training set) and no device_id; every rank now encodes its share of the tokens (tests/test_ddp.py)
+    import datetime, os
+    from unittest import mock
+    import torch.distributed as dist
+    env = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    with mock.patch.dict(os.environ, env), mock.patch.object(dist, "is_initialized", return_value=False), \
+         mock.patch.object(dist, "init_process_group", autospec=True) as init, mock.patch.object(dist, "get_rank", return_value=1), \
+         mock.patch("torch.cuda.is_available", return_value=True), mock.patch("torch.cuda.set_device"):
+        test_eq(init_distributed("auto"), (1, 2, "cuda:1"))
+        test_eq(init_distributed("cpu"), (1, 2, "cpu"))
+    (a1, k1), (a2, k2) = init.call_args_list
+    test_eq((a1, k1["device_id"], k1["timeout"]), (("nccl",), torch.device("cuda", 1), DIST_TIMEOUT))
+    test_eq((a2, "device_id" in k2, k2["timeout"]), (("gloo",), False, DIST_TIMEOUT))
+    assert DIST_TIMEOUT >= datetime.timedelta(minutes=30)
+    # token shards: whole encoding batches per rank (so the tokens are those of one process), spread evenly
+    test_eq([_shard(150, r, 2, 32) for r in range(2)], [range(0, 64), range(64, 150)])          # 5 batches: 2 + 3 (the last one short)
+    test_eq([_shard(16, r, 2, 64) for r in range(2)], [range(0, 0), range(0, 16)])
+    test_eq([_shard(512, r, 8, 64) for r in range(8)], [range(64 * r, 64 * (r + 1)) for r in range(8)])
+    test_eq([len(_shard(640, r, 8, 64)) for r in range(8)], [64, 64, 64, 128, 64, 64, 64, 128])
+
+
 def test_train_on_each_real_format():
     from svq_nb.data import write_fixture
     from svq_nb.synthesis import load_system

@@ -148,3 +148,36 @@ def test_torchrun_train_resume_and_sample(tmp_path):
     # a global batch that does not split across the processes is refused before anything is written
     r = run(torchrun("train", str(tmp_path / "odd"), *ARGS[:-4], "--batch-size", "3", "--device", "cpu"))
     assert r.returncode != 0 and "global batch 3 does not split evenly across WORLD_SIZE=2" in r.stderr and not (tmp_path / "odd").exists()
+
+
+# --- the token encoding after stage 1, shared out over the ranks (issue 24, item 8) -----------------------------------------
+TOKENS = """
+import sys, torch, torch.distributed as dist
+from pathlib import Path
+from svq_nb.cli import encode_tokens
+from svq_nb.data import SynthScenes
+from svq_nb.synthesis import tiny_system
+dist.init_process_group("gloo")
+rows = encode_tokens(tiny_system("sVQVAE-T", 17), SynthScenes(150, size=16).tensors(), Path(sys.argv[1]), batch_size=32)
+Path(sys.argv[1], f"rows{dist.get_rank()}.txt").write_text(f"{rows.start} {rows.stop}")
+dist.destroy_process_group()
+"""
+
+
+def test_token_encoding_is_shared_out(tmp_path):
+    "Each rank encodes its own rows (rank 0 used to encode the whole training set while the others waited at a barrier)."
+    from svq_nb.data import SynthScenes
+    from svq_nb.synthesis import tiny_system, encode_dataset
+    from svq_nb.training import load_tokens
+    port = str(free_port())
+    procs = [subprocess.Popen([sys.executable, "-c", TOKENS, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**ENV, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
+             for r in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    assert [(tmp_path / f"rows{r}.txt").read_text() for r in range(2)] == ["0 64", "64 150"]
+    cond, x = load_tokens(tmp_path)
+    want = encode_dataset(tiny_system("sVQVAE-T", 17), SynthScenes(150, size=16).tensors(), batch_size=32)
+    assert torch.equal(torch.from_numpy(cond.astype("int64")), want[0]) and torch.equal(torch.from_numpy(x.astype("int64")), want[1])
+    assert not (tmp_path / ".shards").exists()
