@@ -12,7 +12,7 @@ from typing import Iterable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .synthesis import System, REFERENCES, reference_images, check_reference
+from .synthesis import System, REFERENCES, reference_images, check_reference, derangement
 from .training import progress_iter
 from .quantize import data_parallel, dp_sum, process_group
 from .metrics import FIDAccumulator, ConfusionMatrix, ssim, lpips, segment, min_fid_samples_warning
@@ -89,14 +89,14 @@ class Table:
     def _repr_markdown_(self): return self.to_markdown()
 
 # %% ../nbs/10_evaluation.ipynb #e519c656
-def _batches(data, batch_size: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-    "(images, labels) batches, in order, from `(images, labels)` tensors or a `Dataset` of dicts."
+def _load(data, batches: list[list[int]]) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    "(images, labels) of each list of row indices, read one batch at a time, from `(images, labels)` tensors or a `Dataset` of dicts."
     if isinstance(data, (tuple, list)):
         images, labels = data
         if len(images) != len(labels): raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        for i in range(0, len(labels), batch_size): yield images[i:i + batch_size], labels[i:i + batch_size]
+        for rows in batches: yield images[rows], labels[rows]
     elif isinstance(data, Dataset):
-        for b in DataLoader(data, batch_size=batch_size, shuffle=False): yield b["image"], b["label"]
+        for b in DataLoader(data, batch_sampler=batches): yield b["image"], b["label"]
     else: raise TypeError(f"an evaluation set is (images, labels) tensors or a Dataset of dicts, not {type(data).__name__}")
 
 def _n(data) -> int: return len(data[1]) if isinstance(data, (tuple, list)) else len(data)
@@ -116,10 +116,10 @@ def _ranks() -> tuple[int, int]:
     "(rank, world size) of the default process group (under torchrun each rank scores every world-th batch), else (0, 1)."
     return process_group()
 
-def _mine(batches: list) -> list[tuple[int, tuple]]:
-    "(index, batch) of the batches this rank scores: batch b on rank b mod world (seeds depend on b, not on the rank)."
+def _my_batches(n: int, batch_size: int) -> list[tuple[int, list[int]]]:
+    "(b, row indices) of the batches of `n` rows this rank scores: batch b on rank b mod world (seeds depend on b, not on the rank)."
     rank, world = _ranks()
-    return [(b, xs) for b, xs in enumerate(batches) if b % world == rank]
+    return [(b, list(range(i, min(n, i + batch_size)))) for b, i in enumerate(range(0, n, batch_size)) if b % world == rank]
 
 def _mean(xs: list[torch.Tensor]) -> float:
     "Mean of per-image scores; on several ranks the sum and count of every rank's scores."
@@ -153,7 +153,10 @@ def reconstruction_table(systems, datasets: dict, batch_size: int = 32, compute_
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(system.cfg.n_classes)
             s_ssim, s_lpips = [], []
-            for _, (x, s) in progress_iter(_mine(list(_batches(data, batch_size))), progress if _ranks()[0] == 0 else False, f"{sname} on {dname}", leave=False):
+            mine = _my_batches(_n(data), batch_size)
+            batches = _load(data, [rows for _, rows in mine])
+            for _ in progress_iter(mine, progress if _ranks()[0] == 0 else False, f"{sname} on {dname}", leave=False):
+                x, s = next(batches)
                 _check_classes(system, dname, s)
                 rec = system.reconstruct(x, s)
                 xr = rec["image"].cpu()
@@ -191,11 +194,10 @@ PROTOCOLS = {"ground_truth": "ground truth (each coupled system's z_s reads the 
              "other": "other image (each coupled system's z_s reads another validation example's image, a fixed seeded derangement)",
              "none": "none (no image at inference: z_s from the semantic map alone)"}
 
-def _reference_batches(batches: list, reference: str, seed: int) -> list:
-    "Per batch, the reference images of the protocol (`other`: a derangement over the whole set, not within a batch)."
-    refs = reference_images(torch.cat([x for x, _ in batches]), reference, seed)
-    if refs is None: return [None] * len(batches)
-    return list(refs.split([len(x) for x, _ in batches]))
+def _other_references(data, mine: list, seed: int) -> Iterable[torch.Tensor]:
+    "The `other` protocol's reference images of each batch of `mine`: rows of a seeded derangement of the whole set (not within a batch), loaded by index."
+    perm = derangement(_n(data), seed)
+    return (x for x, _ in _load(data, [perm[rows].tolist() for _, rows in mine]))
 
 def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, batch_size: int = 32,
                     temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
@@ -217,11 +219,13 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
             fake = FIDAccumulator(device=device, progress=False) if compute_fid else None
             conf = ConfusionMatrix(seg.n_classes) if seg is not None else None
             s_ssim, s_lpips = [], []
-            batches = list(_batches(data, batch_size))
-            refs = _reference_batches(batches, reference, seed) if system.cfg.coupled else [None] * len(batches)
-            for b, (x, s) in progress_iter(_mine(batches), progress if _ranks()[0] == 0 else False, f"{sname} on {dname}", leave=False):
+            mine = _my_batches(_n(data), batch_size)
+            batches = _load(data, [rows for _, rows in mine])
+            others = _other_references(data, mine, seed) if system.cfg.coupled and reference == "other" else None
+            for b, _ in progress_iter(mine, progress if _ranks()[0] == 0 else False, f"{sname} on {dname}", leave=False):
+                x, s = next(batches)
                 _check_classes(system, dname, s)
-                ref = refs[b]
+                ref = None if not system.cfg.coupled else next(others) if others is not None else reference_images(x, reference)
                 imgs = system.synthesize(s, reference=ref, n_samples=n_samples, temperature=temperature, top_k=top_k,
                                          top_p=top_p, seed=seed * 100_003 + b).cpu()
                 flat = imgs.flatten(0, 1)
