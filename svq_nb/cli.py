@@ -16,7 +16,7 @@ from PIL import Image
 from .data import (SynthScenes, PairedFolder, ADE20k, Cityscapes, CocoStuff, UnifiedDataset, SegTransform, SPLITS,
                    write_synth_scenes, colorize, to_uint8)
 from .models import VQConfig
-from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device, pick_precision,
+from .training import (TrainConfig, FitHooks, Interrupted, NonFiniteError, train_stage1, train_stage2, pick_device, pick_precision, fast_cuda_math,
                        save_checkpoint, load_checkpoint, latest_checkpoint, checkpoint_step, _gan_part, save_tokens, load_tokens,
                        keep_freed_memory)
 from .synthesis import SYSTEM_NAMES, SystemConfig, System, encode_dataset, save_system, load_system
@@ -98,7 +98,8 @@ class Preset:
     ckpt_every: int
     n_synth: int                  # training scenes for `--data synth`
     warmup2: int = 0
-    fast_gpu: bool = False        # bf16 autocast and torch.compile when the device is a GPU
+    fast_gpu: bool = False        # torch.compile, and bf16 autocast where supported, when the device is a GPU
+    num_workers: int = 0          # DataLoader workers for datasets read from files
 
     @property
     def resolution(self) -> int: return self.vq["resolution"]
@@ -113,10 +114,10 @@ PRESETS = {
                                n_embed=8192, embed_dim=256, n_embed_s=2048, quantizer=dict(restart_dead=True, dead_after=200))),
                   (12, 12, 768), steps1=40_000, steps2=40_000, batch1=32, batch2=64, lr1=4.5e-6 * 32, lr2=4.5e-6 * 64,
                   disc_start=10_000, disc_warmup=1000, perceptual_weight=1.0, log_every=100, ckpt_every=2000, n_synth=50_000,
-                  warmup2=2000, fast_gpu=True),
+                  warmup2=2000, fast_gpu=True, num_workers=8),
     "paper": Preset(_vq(VQConfig.paper()), (24, 16, 1024), steps1=300_000, steps2=300_000, batch1=12, batch2=32, lr1=4.5e-6 * 12,
                     lr2=4.5e-6 * 32, disc_start=30_001, disc_warmup=1, perceptual_weight=1.0, log_every=100, ckpt_every=5000,
-                    n_synth=100_000, warmup2=5000, fast_gpu=True),
+                    n_synth=100_000, warmup2=5000, fast_gpu=True, num_workers=8),
     "test": Preset(_vq(VQConfig.tiny(attention=False, ch=8, ch_mult=(1, 1, 2, 2), resolution=32, z_channels=8, embed_dim=8, n_embed=32, n_embed_s=16,
                                      quantizer=dict(restart_dead=True, dead_after=2))), (1, 2, 32), steps1=6, steps2=6,
                    batch1=4, batch2=8, lr1=1e-3, lr2=1e-2, disc_start=2, disc_warmup=2, perceptual_weight=0.0, log_every=2,
@@ -133,13 +134,14 @@ def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1,
 def train_configs(preset: Preset, steps1: int | None = None, steps2: int | None = None, batch_size: int | None = None,
                   seed: int = 0, ckpt_every: int | None = None, device: str = "auto", precision: str = "preset",
                   batch_size1: int | None = None, batch_size2: int | None = None, scale_lr: bool = True,
-                  **kw) -> tuple[TrainConfig, TrainConfig]:
+                  num_workers: int | None = None, **kw) -> tuple[TrainConfig, TrainConfig]:
     """Stage-1 (Adam 0.5/0.9, constant) and stage-2 (AdamW 0.9/0.95, warm-up + cosine, clipping) configs of `preset`; `precision`: 'preset' or as `pick_precision`.
     Global batches: `batch_size1` / `batch_size2`, else `batch_size` for both, else the preset's; with `scale_lr` each learning rate
     is the preset's per-sample rate times its global batch (taming's base lr x batch)."""
     fast = preset.fast_gpu and pick_device(device).type == "cuda"
-    precision = ("bf16" if fast else "fp32") if precision == "preset" else pick_precision(precision, device)
+    precision = pick_precision("auto" if fast else "fp32", device) if precision == "preset" else pick_precision(precision, device)
     common = dict(seed=seed, device=device, precision=precision, compile=fast, log_every=preset.log_every,
+                  num_workers=preset.num_workers if num_workers is None else num_workers,
                   ckpt_every=preset.ckpt_every if ckpt_every is None else ckpt_every, **kw)
     b1, b2 = batch_size1 or batch_size or preset.batch1, batch_size2 or batch_size or preset.batch2
     lr1, lr2 = (preset.lr1 * (b1 / preset.batch1), preset.lr2 * (b2 / preset.batch2)) if scale_lr else (preset.lr1, preset.lr2)  # x1.0 exactly at the preset's
@@ -368,7 +370,7 @@ def _mparams(m: nn.Module) -> str: return f"{sum(p.numel() for p in m.parameters
 
 class Trainer:
     "Trains one run folder: both stages, resuming each part from its newest checkpoint."
-    def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int = 0, keep: int = 3,
+    def __init__(self, run: str | Path, settings: dict, device: str = "auto", num_workers: int | None = None, keep: int = 3,
                  max_nonfinite: int = 10, log=print):
         self.rank = _rank()                                     # under torchrun: rank 0 logs and writes, every rank trains
         self.run, self.s, self.log = Path(run), settings, (log if self.rank == 0 else lambda *_, **__: None)
@@ -477,6 +479,7 @@ def _reference(system: System, images: torch.Tensor, how: str) -> torch.Tensor |
 
 def cmd_sample(a) -> int:
     rank, world, device = init_distributed(a.device)   # torchrun: map i is drawn by rank i % world, rank 0 writes them all
+    fast_cuda_math(device)
     system = load_run(a.run, device)
     data, _ = load_data(a.data, "val", system.cfg.vq.resolution, a.seed)
     x, s = take(data, a.n)
@@ -500,6 +503,7 @@ def cmd_evaluate(a) -> int:
     from svq_nb.evaluation import reconstruction_table, synthesis_table
     from svq_nb.metrics import train_segnet
     rank, world, device = init_distributed(a.device)   # torchrun: batches shared out, FID statistics / counts / score sums reduced
+    fast_cuda_math(device)
     systems = {Path(r).name: load_run(r, device) for r in a.runs}
     sizes = {s.cfg.vq.resolution for s in systems.values()}
     if len(sizes) > 1: raise CLIError(f"the runs have different resolutions {sorted(sizes)}: evaluate them separately")
@@ -635,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--precision", choices=("preset", "auto", "fp32", "bf16"), default="preset",
                    help="preset: bf16 on a GPU for the gpu and paper presets, else fp32; auto: bf16 where it is faster (a CPU with bf16 instructions, a GPU)")
-    t.add_argument("--num-workers", type=int, default=0, help="DataLoader workers for real datasets")
+    t.add_argument("--num-workers", type=int, help="DataLoader workers for real datasets (default: the preset's, 8 for gpu and paper)")
     t.add_argument("--keep", type=_pos_int, default=3, help="checkpoints kept per part (the newest)")
     t.add_argument("--max-nonfinite", type=_pos_int, default=10, help="stop after this many non-finite steps in a row")
     t.add_argument("--dry-run", action="store_true", help="print parameter counts and activation memory per sample, train nothing")

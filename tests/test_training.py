@@ -47,6 +47,16 @@ def test_pick_precision():
     print(f"this machine: bf16 instructions {cpu_has_bf16()}, auto precision on its CPU {pick_precision('auto', 'cpu')}")
 
 
+def test_fast_cuda_math():
+    # issue 24, item 11: TF32 matmuls and cuDNN autotuning were never switched on for GPU training (nothing changes on a CPU)
+    m, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (m.fp32_precision, cudnn.benchmark)
+    try:
+        test_eq(fast_cuda_math("cpu"), False); test_eq((m.fp32_precision, cudnn.benchmark), before)
+        test_eq(fast_cuda_math("cuda"), True); test_eq((m.fp32_precision, cudnn.benchmark), ("tf32", True))
+    finally: m.fp32_precision, cudnn.benchmark = before
+
+
 def test_config_errors():
     test_fail(lambda: TrainConfig(precision="fp16"), contains="precision='fp16'")
     test_fail(lambda: TrainConfig(steps=0), contains="steps=0")
