@@ -156,6 +156,14 @@ def test_trainer_puts_the_system_on_its_device():
         a = build_parser().parse_args(["train", f"{d}/run", "--system", "VQGAN-T", "--data", "synth:4", "--preset", "test"])
         tr = Trainer(Path(d) / "run", run_settings(a), device="meta")
         test_eq({p.device.type for p in tr.system.parameters()}, {"meta"})
+        # the path from stage 1 to the tokens (grids at every checkpoint, then the encoding) with the Transformer elsewhere,
+        # as it was on a GPU after stage 1: before, the first grid failed
+        tr = Trainer(Path(d) / "run", run_settings(a), device="cpu")
+        tr.system.gpt.to("meta"); tr.run.mkdir()
+        tr.train("1")
+        cond, x = tr.tokens()
+        test_eq((cond.shape, x.shape), ((4, 16), (4, 16)))                     # 4 scenes, 4x4 latents
+        test_eq(len(list((tr.run / "grids").glob("*_vq-*.png"))), 6)          # image_vq and seg_vq at steps 2, 4, 6
 
 
 def test_sample_and_evaluate_run_on_the_device():
