@@ -75,10 +75,9 @@ def full_fp32_matmul(device: torch.device | str):
     "Inside, fp32 matmuls on a GPU run in full fp32, not TF32 (which training switches on: `fast_cuda_math`); nothing changes elsewhere."
     m = torch.backends.cuda.matmul
     if torch.device(device).type != "cuda": yield; return
-    key, full = ("fp32_precision", "ieee") if hasattr(m, "fp32_precision") else ("allow_tf32", False)   # torch >= 2.9, older
-    old = getattr(m, key); setattr(m, key, full)
+    old, m.allow_tf32 = m.allow_tf32, False          # the switch fast_cuda_math sets (not torch >= 2.9's fp32_precision: see there)
     try: yield
-    finally: setattr(m, key, old)
+    finally: m.allow_tf32 = old
 
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
     "Index [N] of the nearest `codebook` row [K,D] (squared L2) for each row of `z` [N,D]; never builds [N,K,D]."

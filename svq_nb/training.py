@@ -76,9 +76,9 @@ def pick_precision(precision: str = "auto", device: str | torch.device = "auto")
 def fast_cuda_math(device: str | torch.device = "auto") -> bool:
     "On a GPU: TF32 for fp32 matmuls (cuDNN convolutions use TF32 by default) and cuDNN autotuning for the fixed shapes of training; True when set, nothing on other devices."
     if pick_device(device).type != "cuda": return False
-    m = torch.backends.cuda.matmul
-    if hasattr(m, "fp32_precision"): m.fp32_precision = "tf32"      # torch >= 2.9
-    else: m.allow_tf32 = True
+    # allow_tf32, not torch >= 2.9's fp32_precision = "tf32": after the new switch, reading the old one (as inductor does
+    # through torch.get_float32_matmul_precision) raises; set this way both read back
+    torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
     return True
 

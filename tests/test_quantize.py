@@ -47,11 +47,13 @@ def test_nearest_code_fp32_under_autocast():
     want = nearest_code(z, cb)
     test_eq(want, torch.cdist(z.double(), cb.double()).argmin(1))         # fp32 picks what float64 picks here
     with torch.autocast("cpu", dtype=torch.bfloat16): test_eq(nearest_code(z, cb), want)
-    m = torch.backends.cuda.matmul                               # on a GPU TF32 is off inside too (settable without a GPU)
-    before = m.fp32_precision
-    with full_fp32_matmul("cuda"): test_eq(m.fp32_precision, "ieee")
-    with full_fp32_matmul("cpu"): test_eq(m.fp32_precision, before)
-    test_eq(m.fp32_precision, before)
+    m, before = torch.backends.cuda.matmul, torch.backends.cuda.matmul.allow_tf32    # TF32 on, as GPU training sets it
+    try:
+        m.allow_tf32 = True
+        with full_fp32_matmul("cuda"): test_eq(m.allow_tf32, False)      # off inside on a GPU (settable without one)
+        with full_fp32_matmul("cpu"): test_eq(m.allow_tf32, True)
+        test_eq(m.allow_tf32, True)
+    finally: m.allow_tf32 = before
 
 
 def test_quantizer_shapes_and_state_dict():

@@ -50,11 +50,12 @@ def test_pick_precision():
 def test_fast_cuda_math():
     # issue 24, item 11: TF32 matmuls and cuDNN autotuning were never switched on for GPU training (nothing changes on a CPU)
     m, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    before = (m.fp32_precision, cudnn.benchmark)
+    before = (m.allow_tf32, cudnn.benchmark)
     try:
-        test_eq(fast_cuda_math("cpu"), False); test_eq((m.fp32_precision, cudnn.benchmark), before)
-        test_eq(fast_cuda_math("cuda"), True); test_eq((m.fp32_precision, cudnn.benchmark), ("tf32", True))
-    finally: m.fp32_precision, cudnn.benchmark = before
+        test_eq(fast_cuda_math("cpu"), False); test_eq((m.allow_tf32, cudnn.benchmark), before)
+        test_eq(fast_cuda_math("cuda"), True); test_eq((m.allow_tf32, cudnn.benchmark), (True, True))
+        test_eq((m.fp32_precision, torch.get_float32_matmul_precision()), ("tf32", "high"))   # both switches read back (inductor reads the old one)
+    finally: m.allow_tf32, cudnn.benchmark = before
 
 
 def test_config_errors():
