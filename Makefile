@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 FILTER := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup export check-sync test test-fast bench demo lab notebooks docs clean segnet
+.PHONY: setup export check-sync test test-fast bench demo lab notebooks docs clean segnet gpu-check
 
 # Idempotent: only reinstalls when settings.ini or setup.py changed.
 $(VENV)/.installed: settings.ini setup.py
@@ -44,6 +44,11 @@ test: check-sync
 # notebooks only, no sync check: for quick iteration on one notebook use `nbdev_test --path nbs/NB.ipynb`
 test-fast: setup
 	$(BIN)/nbdev_test --n_workers 2
+
+# the first thing to run on a GPU machine (about 5 minutes on one GPU, estimated): PASS / FAIL / SKIP per check and a JSON
+# summary in runs/gpu-check.json; on a CPU it runs what it can at tiny sizes and says what it skipped (make test runs it so)
+gpu-check: setup
+	OMP_NUM_THREADS=$$(nproc) $(PY) tests/gpu_check.py --out runs/gpu-check.json $(ARGS)
 
 bench: setup
 	@for f in tests/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
