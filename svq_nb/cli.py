@@ -428,14 +428,14 @@ class Trainer:
         if old.is_file() and not (folder / "x.npy").is_file():          # a run started before the token files
             st = load_checkpoint(old)
             return st["cond"], st["x"]
-        if not (folder / "x.npy").is_file():                             # under torchrun every rank encodes its share
-            t0 = time.perf_counter()
-            rows = encode_tokens(self.system, self.data, folder)
-            world = _world()
-            self.log(f"encoded the training images to {folder}/ in {time.perf_counter() - t0:.1f} s"
-                     + (f" ({world} processes, {len(rows)} images each at most)" if world > 1 else ""))
+        t0, rows = time.perf_counter(), None
+        if not (folder / "x.npy").is_file(): rows = encode_tokens(self.system, self.data, folder)   # under torchrun every rank its share
         _barrier()
-        return load_tokens(folder)
+        cond, x = load_tokens(folder)
+        if rows is not None:
+            self.log(f"encoded {len(x)} training images to {folder}/ in {time.perf_counter() - t0:.1f} s"
+                     + (f" ({_world()} processes, {len(rows)} on this one)" if _world() > 1 else ""))
+        return cond, x
 
     def stage1_done(self) -> bool:
         return all((p := latest_checkpoint(self.run / "checkpoints" / n)) and checkpoint_step(p) >= self.cfg1.steps for n in self.parts[:-1])
