@@ -75,9 +75,13 @@ def full_fp32_matmul(device: torch.device | str):
     "Inside, fp32 matmuls on a GPU run in full fp32, not TF32 (which training switches on: `fast_cuda_math`); nothing changes elsewhere."
     m = torch.backends.cuda.matmul
     if torch.device(device).type != "cuda": yield; return
-    old, m.allow_tf32 = m.allow_tf32, False          # the switch fast_cuda_math sets (not torch >= 2.9's fp32_precision: see there)
+    # through the switch that set TF32: fast_cuda_math's allow_tf32, or torch >= 2.9's fp32_precision, after which reading
+    # allow_tf32 raises (and setting one while the other is on leaves a state torch.get_float32_matmul_precision refuses)
+    try: key, old, full = "allow_tf32", m.allow_tf32, False
+    except RuntimeError: key, old, full = "fp32_precision", m.fp32_precision, "ieee"
+    setattr(m, key, full)
     try: yield
-    finally: m.allow_tf32 = old
+    finally: setattr(m, key, old)
 
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
     "Index [N] of the nearest `codebook` row [K,D] (squared L2) for each row of `z` [N,D]; never builds [N,K,D]."

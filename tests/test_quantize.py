@@ -53,7 +53,10 @@ def test_nearest_code_fp32_under_autocast():
         with full_fp32_matmul("cuda"): test_eq(m.allow_tf32, False)      # off inside on a GPU (settable without one)
         with full_fp32_matmul("cpu"): test_eq(m.allow_tf32, True)
         test_eq(m.allow_tf32, True)
-    finally: m.allow_tf32 = before
+        m.fp32_precision = "tf32"                                  # TF32 through torch >= 2.9's switch instead
+        with full_fp32_matmul("cuda"): test_eq(m.fp32_precision, "ieee")
+        test_eq(m.fp32_precision, "tf32")
+    finally: m.fp32_precision = "none"; m.allow_tf32 = before
 
 
 def test_quantizer_shapes_and_state_dict():
