@@ -289,37 +289,42 @@ def compare_html(view: CompareView, scale: int = 4) -> str:
 
 # %% ../nbs/11_compare.ipynb #c7e2f9a0
 def draw_compare(view: CompareView, tile: float = 1.6, fontsize: int = 8) -> Figure:
-    "The view as a matplotlib figure: tiles of `tile` inches, nearest-neighbour pixels, wrapped captions under each tile."
+    "The view as a matplotlib figure: tiles of `tile` inches, nearest-neighbour pixels, each row as tall as its own captions."
     width = max(8, int(tile * 72 / (0.6 * fontsize)) - 5)          # monospace characters that fit under a tile
     wrap = lambda lines: [w for l in lines for w in textwrap.wrap(l, width)]
-    tiles = list(view.top) + [t for r in view.rows.values() if not isinstance(r, str) for t in r]
-    n_lines = max(len(wrap(t.lines)) for t in tiles)
-    ncols = max([len(r) for r in view.rows.values() if not isinstance(r, str)] + [len(view.top) + 1])
-    nrows = 1 + len(view.rows)
-    extra = 0.45 + n_lines * fontsize * 1.25 / 72                 # inches for the title above and the captions below a tile
-    height = nrows * (tile + extra) + 0.3
-    fig = Figure(figsize=(ncols * tile * 1.1, height))
+    line, head, gap, left = fontsize * 1.3 / 72, (fontsize + 1) * 1.9 / 72, 0.1 * tile, 0.4   # inches
+    rows = [("", list(view.top))] + list(view.rows.items())
+    ncols = max([len(r) for _, r in rows[1:] if not isinstance(r, str)] + [len(view.top) + 1])
+    W = left + ncols * tile + (ncols - 1) * gap + 0.1
+    text_width = int((W - left) * 72 / (0.6 * fontsize))             # characters of an error row
+    def height(row) -> float:                                        # a row: the tiles' titles, the tiles, their longest caption
+        if isinstance(row, str): return 2 * head + len(textwrap.wrap(row, text_width)) * line + 0.15
+        return head + tile + max(len(wrap(t.lines)) for t in row) * line + 0.15
+    heights = [height(r) for _, r in rows]
+    H = 0.35 + sum(heights)
+    fig = Figure(figsize=(W, H))
     FigureCanvasAgg(fig)
-    axs = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(hspace=extra / tile, wspace=0.1, top=1 - 0.8 / height,
-                                                                     bottom=(extra - 0.4) / height))
-    for ax in axs.flat: ax.axis("off")
     def show(ax, t: Tile):
         if t.rgb is not None: ax.imshow(t.rgb, interpolation="nearest")
         else: ax.text(0.5, 0.5, "no image", ha="center", va="center", fontsize=fontsize + 1, color="0.4", transform=ax.transAxes)
         ax.set_title(t.title, fontsize=fontsize + 1)
         if t.lines: ax.text(0, -0.04, "\n".join(wrap(t.lines)), transform=ax.transAxes, va="top", fontsize=fontsize, family="monospace")
-    for ax, t in zip(axs[0], view.top): show(ax, t)
-    axs[0, len(view.top)].legend(handles=[Patch(color=np.array(rgb) / 255, label=nm) for nm, rgb in view.legend], loc="upper left",
-                                 ncol=-(-len(view.legend) // 6), fontsize=fontsize, frameon=False, handlelength=1, borderaxespad=0)
-    for r, (name, row) in enumerate(view.rows.items(), start=1):
+    y = H - 0.35                                                      # top of the next row, inches from the bottom
+    for (name, row), h in zip(rows, heights):
         if isinstance(row, str):
-            axs[r, 0].text(0, 0.5, "\n".join(textwrap.wrap(row, int(ncols * width * 1.1))), transform=axs[r, 0].transAxes,
-                           va="center", fontsize=fontsize, color="firebrick")
+            fig.text(left / W, (y - head) / H, name, fontsize=fontsize + 2, fontweight="bold", va="top")
+            fig.text(left / W, (y - 2 * head) / H, "\n".join(textwrap.wrap(row, text_width)), fontsize=fontsize, color="firebrick", va="top")
         else:
-            for ax, t in zip(axs[r], row): show(ax, t)
-        axs[r, 0].text(-0.08, 0.5, name, rotation=90, ha="right", va="center", fontsize=fontsize + 2, fontweight="bold",
-                       transform=axs[r, 0].transAxes)
-    fig.suptitle(view.title, fontsize=fontsize + 1, y=1 - 0.1 / height, va="top")
+            axs = [fig.add_axes(((left + c * (tile + gap)) / W, (y - head - tile) / H, tile / W, tile / H)) for c in range(ncols)]
+            for ax in axs: ax.axis("off")
+            for ax, t in zip(axs, row): show(ax, t)
+            if name: fig.text((left - 0.08) / W, (y - head - tile / 2) / H, name, rotation=90, ha="right", va="center",
+                              fontsize=fontsize + 2, fontweight="bold")
+            else: axs[len(view.top)].legend(handles=[Patch(color=np.array(rgb) / 255, label=nm) for nm, rgb in view.legend],
+                                            loc="upper left", ncol=-(-len(view.legend) // 6), fontsize=fontsize, frameon=False,
+                                            handlelength=1, borderaxespad=0)
+        y -= h
+    fig.suptitle(view.title, fontsize=fontsize + 1, y=1 - 0.08 / H, va="top")
     return fig
 
 def figure_png(fig: Figure, dpi: int = 100, colors: int | None = 256) -> bytes:

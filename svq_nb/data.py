@@ -16,10 +16,11 @@ from torch.utils.data import Dataset
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['SPLITS', 'SYNTH_CLASSES', 'SMALL_CLASSES', 'hash32', 'scene_uniforms', 'render_scenes', 'SynthScenes', 'palette',
-           'colorize', 'one_hot', 'to_uint8', 'pair_grid', 'show_batch', 'class_stats', 'resize_shorter',
-           'SegTransform', 'LabelSpace', 'read_image', 'read_label', 'SegFiles', 'PairedFolder', 'write_paired_folder',
-           'write_synth_scenes', 'synth_scenes_cli', 'render_scene_grid']
+__all__ = ['SPLITS', 'SYNTH_CLASSES', 'SMALL_CLASSES', 'SYNTH_COLOURS', 'hash32', 'scene_uniforms', 'render_scenes',
+           'SynthScenes', 'golden_palette', 'palette', 'palette_for', 'colorize', 'one_hot', 'to_uint8', 'pair_grid',
+           'show_batch', 'class_stats', 'resize_shorter', 'SegTransform', 'LabelSpace', 'read_image', 'read_label',
+           'SegFiles', 'PairedFolder', 'write_paired_folder', 'write_synth_scenes', 'synth_scenes_cli',
+           'render_scene_grid']
 
 # %% ../nbs/01_data.ipynb #d111579b
 _M32 = 0xFFFFFFFF
@@ -334,9 +335,15 @@ class SynthScenes(Dataset):
     def __repr__(self): return f"SynthScenes(n={self.n}, size={self.size}, split={self.split!r}, seed={self.seed}, look={self.look})"
 
 # %% ../nbs/01_data.ipynb #ee7df9f1
-@functools.lru_cache(maxsize=1)
-def palette(n: int = 1024) -> np.ndarray:
-    "The fixed colour of every class id: `[n,3]` uint8, id 0 (unlabeled) black, the rest spread by the golden ratio."
+SYNTH_COLOURS = {  # class -> RGB, read at a glance: sky blue, grass green, water blue, road grey, sand beige; no two close
+    "unlabeled": (0, 0, 0), "sky": (135, 200, 245), "cloud": (245, 245, 245), "sun": (255, 200, 0),
+    "mountain": (125, 85, 55), "water": (30, 90, 210), "grass": (90, 185, 60), "sand": (225, 205, 150),
+    "road": (125, 125, 125), "building": (180, 55, 40), "window": (0, 210, 210), "tree": (20, 95, 35),
+    "car": (110, 30, 170), "person": (255, 60, 110), "lamp": (240, 160, 240), "ball": (255, 130, 0), "bird": (120, 20, 80)}
+
+@functools.lru_cache(maxsize=4)
+def golden_palette(n: int = 1024) -> np.ndarray:
+    "Distinct colours for any label space: `[n,3]` uint8, id 0 (unlabeled) black, the rest spread by the golden ratio."
     pal = np.zeros((n, 3), np.uint8)
     for i in range(1, n):
         hue = (i * 0.6180339887) % 1.0
@@ -345,14 +352,26 @@ def palette(n: int = 1024) -> np.ndarray:
         pal[i] = np.round(np.array(colorsys.hsv_to_rgb(hue, sat, val)) * 255)
     return pal
 
+@functools.lru_cache(maxsize=4)
+def palette(n: int = 1024) -> np.ndarray:
+    "The fixed colour of every class id: `[n,3]` uint8, SynthScenes' ids in `SYNTH_COLOURS`, higher ids from `golden_palette`."
+    pal = golden_palette(n).copy()
+    m = min(n, len(SYNTH_CLASSES))
+    pal[:m] = [SYNTH_COLOURS[c] for c in SYNTH_CLASSES[:m]]
+    return pal
+
+def palette_for(n_classes: int) -> np.ndarray:
+    "The palette of a label space: `palette` for SynthScenes' 17 classes, `golden_palette` for any other (the 243-class space)."
+    return palette() if n_classes == len(SYNTH_CLASSES) else golden_palette()
+
 def _np(a) -> np.ndarray:
     "A torch tensor or array-like as a numpy array."
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
-def colorize(label) -> np.ndarray:
-    "Class ids `[...,H,W]` (tensor or array) as RGB uint8 `[...,H,W,3]` with the fixed `palette`."
+def colorize(label, pal: np.ndarray | None = None) -> np.ndarray:
+    "Class ids `[...,H,W]` (tensor or array) as RGB uint8 `[...,H,W,3]` with `pal` (default: the fixed `palette`)."
     lab = _np(label).astype(np.int64)
-    pal = palette()
+    pal = palette() if pal is None else pal
     bad = np.unique(lab[(lab < 0) | (lab >= len(pal))])
     if bad.size: raise ValueError(f"colorize: class ids {bad.tolist()[:20]} outside [0, {len(pal)})")
     return pal[lab]
@@ -372,33 +391,33 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     x = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return x.movedim(-3, -1).cpu().numpy()
 
-def pair_grid(images: torch.Tensor, labels: torch.Tensor, ncols: int = 4, gap: int = 2) -> np.ndarray:
+def pair_grid(images: torch.Tensor, labels: torch.Tensor, ncols: int = 4, gap: int = 2, pal: np.ndarray | None = None) -> np.ndarray:
     "One uint8 picture `[H',W',3]`: a grid of (image | colourised label) pairs on white."
     b, _, h, w = images.shape
     if labels.shape != (b, h, w): raise ValueError(f"labels {tuple(labels.shape)} do not match images {tuple(images.shape)}")
     ncols = max(1, min(ncols, b)); nrows = -(-b // ncols)
     cw, ch = 2 * w + gap, h
     out = np.full((nrows * (ch + gap) + gap, ncols * (cw + 2 * gap) + gap, 3), 255, np.uint8)
-    ims, labs = to_uint8(images), colorize(labels)
+    ims, labs = to_uint8(images), colorize(labels, pal)
     for i in range(b):
         r0, c0 = gap + (i // ncols) * (ch + gap), gap + (i % ncols) * (cw + 2 * gap)
         out[r0:r0 + h, c0:c0 + w], out[r0:r0 + h, c0 + w + gap:c0 + 2 * w + gap] = ims[i], labs[i]
     return out
 
 def show_batch(images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str] | None = None,
-               ncols: int = 4, max_n: int = 16, scale: float = 2.0, title: str | None = None):
+               ncols: int = 4, max_n: int = 16, scale: float = 2.0, title: str | None = None, pal: np.ndarray | None = None):
     "Show (image | colourised label) pairs in a grid; with `classes`, a legend of the classes present. Returns the figure."
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     images, labels = images[:max_n], labels[:max_n]
-    grid = pair_grid(images, labels, ncols)
+    if pal is None: pal = palette_for(len(classes)) if classes is not None else palette()
+    grid = pair_grid(images, labels, ncols, pal=pal)
     fig, ax = plt.subplots(figsize=(scale * grid.shape[1] / 100, scale * grid.shape[0] / 100 + (0.25 * (1 + len(torch.unique(labels)) // 6) if classes else 0)))
     ax.imshow(grid, interpolation="nearest"); ax.axis("off")
     if title: ax.set_title(title)
     if classes is not None:
-        pal = palette() / 255
         present = torch.unique(labels).tolist()
-        ax.legend(handles=[Patch(color=pal[c], label=classes[c]) for c in present], loc="upper center",
+        ax.legend(handles=[Patch(color=pal[c] / 255, label=classes[c]) for c in present], loc="upper center",
                   bbox_to_anchor=(0.5, 0.0), ncol=min(6, len(present)), fontsize=7, frameon=False)
     return fig
 
@@ -587,7 +606,7 @@ def write_paired_folder(root: str | Path, images: torch.Tensor, labels: torch.Te
     root = Path(root)
     (root / "images").mkdir(parents=True, exist_ok=True); (root / "labels").mkdir(parents=True, exist_ok=True)
     stems = stems or [f"{i:06d}" for i in range(len(images))]
-    pal = palette()
+    pal = palette_for(len(classes))
     with open(root / "classes.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f); w.writerow(["id", "name", "r", "g", "b"])
         for i, c in enumerate(classes): w.writerow([i, c, *pal[i].tolist()])
@@ -619,14 +638,3 @@ def render_scene_grid(out_dir: str | Path, n: int = 16, size: int = 64, seed: in
     path = out / "synth_scenes_grid.png"
     Image.fromarray(pair_grid(x, y, ncols=4)).save(path)
     return path
-
-# %% ../nbs/01_data.ipynb #be8e2c8b
-_IN_DATASETS = ("DATASETS", "asset_rows", "native_classes", "label_space", "ADE20k", "Cityscapes", "CocoStuff",
-                "UnifiedDataset", "synth_to_native", "write_fixture")
-
-def __getattr__(name: str):
-    "The names that moved to `svq_nb.datasets` (appendix 91), still importable from `svq_nb.data`: loaded on first use."
-    if name in _IN_DATASETS:
-        from . import datasets
-        return getattr(datasets, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
-from .data import SYNTH_CLASSES, LabelSpace, SegFiles, SynthScenes, colorize, to_uint8, _np, _pair_files, _require_dir
+from .data import SYNTH_CLASSES, LabelSpace, SegFiles, SynthScenes, colorize, golden_palette, to_uint8, _np, _pair_files, _require_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'asset_rows', 'native_classes', 'label_space', 'ADE20k', 'Cityscapes', 'CocoStuff', 'UnifiedDataset',
@@ -172,5 +172,5 @@ def write_fixture(fmt: str, root: str | Path, n: int = 2, split: str = "val", si
         Image.fromarray(labs[i], mode="L").save(lp)
         if fmt == "cityscapes":   # the other gtFine files exist in a real tree; the loader must ignore them
             Image.fromarray(labs[i].astype(np.uint16) * 1000).save(lp.parent / f"{stem}_gtFine_instanceIds.png")
-            Image.fromarray(colorize(labs[i])).save(lp.parent / f"{stem}_gtFine_color.png")
+            Image.fromarray(colorize(labs[i], golden_palette())).save(lp.parent / f"{stem}_gtFine_color.png")
     return root

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .synthesis import System, REFERENCES, reference_images, check_reference, derangement
 from .training import progress_iter
-from .quantize import data_parallel, dp_sum, process_group
+from .parallel import data_parallel, dp_sum, process_group
 from .metrics import FIDAccumulator, ConfusionMatrix, ssim, lpips, segment, min_fid_samples_warning
 
 # %% auto #0

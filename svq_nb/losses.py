@@ -10,7 +10,8 @@ from torch import nn
 import torch.nn.functional as F
 from torch.func import functional_call
 from .weights import lpips_net
-from .quantize import dp_world, dp_sum, dp_sum_grad, autocast_off
+from .quantize import autocast_off
+from .parallel import dp_world, dp_sum, dp_sum_grad
 
 # %% auto #0
 __all__ = ['loss_logs', 'pixel_loss', 'VQVAELoss', 'check_label', 'SegLoss', 'fp32', 'DPBatchNorm2d', 'weights_init',

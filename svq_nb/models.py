@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .quantize import VectorQuantizer, dp_rows
+from .quantize import VectorQuantizer
+from .parallel import dp_rows
 from .modules import Encoder, Decoder
 from .data import one_hot
 

@@ -8,61 +8,11 @@ import contextlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.distributed as dist
 from contextlib import contextmanager
+from .parallel import dp_sum, dp_rows, dp_std
 
 # %% auto #0
-__all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std', 'autocast_off',
-           'full_fp32_matmul', 'nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
-
-# %% ../nbs/02_quantize.ipynb #e3262d9e
-_DP = {"on": False}
-
-@contextmanager
-def data_parallel(on: bool = True):
-    "Inside: modules reduce batch statistics across the ranks of the default process group (when it has more than one rank)."
-    old, _DP["on"] = _DP["on"], on
-    try: yield
-    finally: _DP["on"] = old
-
-def process_group() -> tuple[int, int]:
-    "(rank, world size) of the default torch.distributed process group; (0, 1) without one."
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
-
-def dp_world() -> tuple[int, int]:
-    "(rank, world size) of data-parallel training: (0, 1) outside `data_parallel` or without a process group."
-    return process_group() if _DP["on"] else (0, 1)
-
-def dp_sum(t: torch.Tensor) -> torch.Tensor:
-    "Sum `t` over the data-parallel ranks, in place (nothing in one process); returns `t`. NCCL: a CPU tensor goes through the GPU."
-    if dp_world()[1] == 1: return t
-    if t.device.type == "cpu" and dist.get_backend() == "nccl":
-        u = t.cuda(); dist.all_reduce(u); t.copy_(u.cpu())
-    else: dist.all_reduce(t)
-    return t
-
-class _SumOverRanks(torch.autograd.Function):
-    "All-reduce (sum) that gradients flow through: the backward sums the ranks' gradients of the result."
-    @staticmethod
-    def forward(ctx, t): return dp_sum(t.clone())
-    @staticmethod
-    def backward(ctx, g): return dp_sum(g.clone())
-
-def dp_sum_grad(t: torch.Tensor) -> torch.Tensor:
-    "Like `dp_sum`, out of place and differentiable (batch statistics such as BatchNorm's mean and variance)."
-    return _SumOverRanks.apply(t) if dp_world()[1] > 1 else t
-
-def dp_rows(n_local: int) -> tuple[int, int]:
-    "(first global row of this rank, global row count) when every rank holds `n_local` consecutive rows of the global batch."
-    rank, world = dp_world()
-    return rank * n_local, n_local * world
-
-def dp_std(z: torch.Tensor) -> torch.Tensor:
-    "`z.std()` (unbiased, all elements) of the rows of every rank together; two passes, like `torch.std`."
-    if dp_world()[1] == 1: return z.std()
-    n = dp_sum(torch.tensor(float(z.numel()), device=z.device, dtype=torch.float64))
-    mean = dp_sum(z.sum().double()) / n
-    return (dp_sum(((z.double() - mean) ** 2).sum()) / (n - 1)).sqrt().to(z.dtype)
+__all__ = ['autocast_off', 'full_fp32_matmul', 'nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
 
 # %% ../nbs/02_quantize.ipynb #11290d86
 def autocast_off(device: torch.device | str):

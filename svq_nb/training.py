@@ -16,7 +16,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
 import torch.distributed as dist
-from .quantize import data_parallel, dp_world, dp_sum, process_group
+from .parallel import data_parallel, dp_world, dp_sum, process_group
 
 # %% auto #0
 __all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'cpu_has_bf16', 'pick_precision',

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .quantize import dp_rows
+from .parallel import dp_rows
 
 # %% auto #0
 __all__ = ['GPTConfig', 'KVCache', 'CausalSelfAttention', 'MLP', 'Block', 'CondGPT', 'filter_logits', 'draw', 'toy_cond_task',

@@ -1,8 +1,15 @@
 "Pytest options for the tests generated from the notebooks: `--slow` and `--cuda` run the cells flagged so."
 import os
 import pytest
+import fastcore.test
 
 os.environ.setdefault("IN_TEST", "1")
+
+# fastcore's helpers (test_eq, test_fail, ...) are imported into the test files by name: they are not tests themselves
+for _name in dir(fastcore.test):
+    if _name.startswith("test"):
+        try: getattr(fastcore.test, _name).__test__ = False
+        except (AttributeError, TypeError): pass
 
 
 def pytest_addoption(parser):
