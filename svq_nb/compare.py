@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import Patch
 
-from .data import colorize, palette, to_uint8
+from .data import SYNTH_CLASSES, colorize, palette, to_uint8
 from .synthesis import SYSTEM_NAMES, System, load_system
 from .metrics import ssim, lpips, segment, ConfusionMatrix, SSIM_MIN_SIZE, LPIPS_MIN_SIZE
 from .weights import WeightsNotFound
@@ -328,12 +328,16 @@ def draw_compare(view: CompareView, tile: float = 1.6, fontsize: int = 8) -> Fig
     return fig
 
 def figure_png(fig: Figure, dpi: int = 100, colors: int | None = 256) -> bytes:
-    "The figure as PNG bytes (tight bounding box); `colors`: an adaptive palette of that many colours (smaller files), None: full RGB."
+    "The figure as PNG bytes (tight bounding box); `colors`: that many colours (smaller files), the class colours kept exact; None: full RGB."
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     if colors is None: return buf.getvalue()
+    im = Image.open(buf).convert("RGB")
+    keep = np.concatenate([[[255, 255, 255]], palette()[:len(SYNTH_CLASSES)]])   # white and the maps' colours exactly, the rest adapted
+    pal = Image.new("P", (1, 1))
+    pal.putpalette(list(keep.flatten()) + im.quantize(colors - len(keep)).getpalette()[:3 * (colors - len(keep))])
     out = io.BytesIO()
-    Image.open(buf).convert("RGB").quantize(colors).save(out, format="png", optimize=True)
+    im.quantize(palette=pal, dither=Image.Dither.NONE).save(out, format="png", optimize=True)
     return out.getvalue()
 
 # %% ../nbs/11_compare.ipynb #e587d120
