@@ -1,173 +1,36 @@
-"""The notebooks as a reader meets them: JupyterLab in Debian's Chromium, driven by Playwright.
+"""The notebooks as a reader meets them: JupyterLab in Debian's Chromium, driven by Playwright (helpers in `lab_browser.py`).
 
-Hand-written (not generated from a notebook). Each test starts JupyterLab on 127.0.0.1 with a token and a temporary root
-folder holding COPIES of the notebooks (Lab autosaves), runs every cell through the Run menu, and checks the saved
-notebook for errors. The compare test then moves the widget's example slider and seed like a person would and checks
-that the sample pictures change. `IN_TEST=1` is set for the kernels, so the notebooks run at their test sizes.
-Screenshots are kept in `_artifacts/browser/` (gitignored). Every process a test starts is stopped, also on failure.
-Needs `chromium` (Debian package; `.ci/run` installs it): skipped when it is absent locally, an error in CI.
+Hand-written (not generated from a notebook). A JupyterLab on 127.0.0.1 with a token serves COPIES of the notebooks from a
+temporary folder (Lab autosaves); every main-path notebook, index to 12, is opened, run with Run All from the menu, saved,
+and checked: every cell ran, none raised, nothing was written to stderr; one screenshot per notebook is kept in
+`_artifacts/browser/` (gitignored). `IN_TEST=1` is set for the kernels, so the notebooks run at their test sizes. The
+compare test then moves the widget's example slider and seed like a person would and checks that the sample pictures
+change. This file runs index, 01-03 and 11; `test_browser_models.py` (04-06), `test_browser_training.py` (07, 08),
+`test_browser_evaluation.py` (09, 10) and `test_browser_demo.py` (12) the rest, in files small enough that `pytest -n 2`
+spreads them over both workers.
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, time, urllib.request
-from contextlib import contextmanager
+import ast, shutil, subprocess, sys, time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NBS = ROOT / "nbs"
-ARTIFACTS = ROOT / "_artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
-TOKEN = "svq-browser-test"
+from lab_browser import (ROOT, NBS, MAIN_PATH, jupyter_lab, chromium_page, open_notebook, run_all_and_save, assert_ran_cleanly,
+                         run_notebook_in_lab, stop_kernels, screenshot, sample_sources, wait_for_new_samples, _has_error, expect)
 
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("the browser tests need Debian's chromium: .ci/run should have installed it (apt-get install -y chromium)")
-    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium): browser tests skipped", allow_module_level=True)
-
-from playwright.sync_api import sync_playwright, expect  # noqa: E402  (after the skip: nothing to drive without chromium)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _descendants(pid: int) -> list[int]:
-    "Every live process below `pid` (from /proc), children first."
-    kids = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit(): continue
-        try: ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError): continue
-        kids.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []): out.append(k); todo.append(k)
-    return out
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    "Stop the server and everything it started (kernels): SIGTERM, then SIGKILL what is left."
-    procs = _descendants(proc.pid)
-    if proc.poll() is None: proc.send_signal(signal.SIGTERM)
-    try: proc.wait(timeout=15)
-    except subprocess.TimeoutExpired: proc.kill(); proc.wait()
-    for pid in procs:
-        try: os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError: pass
-
-
-@contextmanager
-def jupyter_lab(tmp_path: Path, notebooks: list[str]):
-    "JupyterLab serving copies of `notebooks` from a temporary root; yields (base url, root folder)."
-    root, settings, work = tmp_path / "root", tmp_path / "settings", tmp_path / "lab"
-    root.mkdir(); work.mkdir()
-    for nb in notebooks: shutil.copy(NBS / nb, root / nb)
-    for ext, cfg in {"apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-                     "notebook-extension/tracker": {"windowingMode": "none"}}.items():   # every cell in the DOM
-        f = settings / "@jupyterlab" / f"{ext}.jupyterlab-settings"
-        f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(cfg))
-    port = _free_port()
-    env = {**os.environ, "IN_TEST": "1", "OMP_NUM_THREADS": "1", "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-           "JUPYTER_PLATFORM_DIRS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-           f"--LabApp.workspaces_dir={work}", "--ServerApp.open_browser=False"]
-    log = open(tmp_path / "jupyter.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            if proc.poll() is not None: raise RuntimeError(f"jupyter lab exited with {proc.returncode}: {(tmp_path / 'jupyter.log').read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2); break
-            except OSError: time.sleep(0.5)
-        else: raise RuntimeError("jupyter lab did not answer within 60 s")
-        yield url, root
-    finally:
-        _stop(proc); log.close()
-
-
-@contextmanager
-def chromium_page(height: int = 1000):
-    "A Chromium page (Debian's browser through Playwright), closed on exit."
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try: yield browser.new_page(viewport={"width": 1400, "height": height})
-        finally: browser.close()
-
-
-def open_notebook(page, url: str, name: str):
-    "Open `name` and wait for its kernel; a kernel dialog (no kernelspec) fails the test."
-    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}&reset")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_have_count(1, timeout=90_000)
-    time.sleep(1)
-    assert page.locator(".jp-Dialog").count() == 0, f"{name} opened with a dialog: " + page.locator(".jp-Dialog").first.inner_text()
-
-
-def run_all_and_save(page, root: Path, name: str, timeout_s: float = 240) -> dict:
-    "Run All Cells from the menu, wait until every code cell ran, save; return the saved notebook (Lab's copy)."
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt")
-    deadline = time.time() + timeout_s
-    while True:   # '[*]:' running, '[ ]:' not run yet, '[3]:' done
-        texts = prompts.all_inner_texts()
-        idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").count() == 1
-        if texts and idle and all(t.strip()[1:-2].strip().isdigit() for t in texts): break
-        if idle and any("*" not in t and not t.strip()[1:-2].strip() for t in texts) and _has_error(page): break   # stopped at an error
-        if time.time() > deadline: raise AssertionError(f"{name}: cells still running after {timeout_s} s: {texts}")
-        time.sleep(0.5)
-    before = (root / name).stat().st_mtime
-    page.keyboard.press("Control+s")
-    for _ in range(60):
-        if (root / name).stat().st_mtime != before: break
-        time.sleep(0.25)
-    time.sleep(0.5)
-    return json.loads((root / name).read_text())
-
-
-def _has_error(page) -> bool:
-    return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() > 0
-
-
-def assert_ran_cleanly(nb: dict, name: str):
-    "Every code cell has run and none raised."
-    for i, c in enumerate(nb["cells"]):
-        if c["cell_type"] != "code": continue
-        errors = [o for o in c.get("outputs", []) if o["output_type"] == "error"]
-        assert not errors, f"{name} cell {i} raised {errors[0]['ename']}: {errors[0]['evalue']}\n" + "".join(c["source"])[:300]
-        assert c.get("execution_count"), f"{name} cell {i} did not run: " + "".join(c["source"])[:200]
-
-
-def screenshot(page, stem: str, locator=None) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{stem}.png"
-    (locator or page).screenshot(path=str(path))
-    print(f"screenshot: {path}")
-    return path
-
-
-def sample_sources(page) -> list[str]:
-    return page.locator(".svq-compare img.svq-sample").evaluate_all("els => els.map(e => e.src)")
-
-
-def wait_for_new_samples(page, old: list[str], what: str, timeout_s: float = 60):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        new = sample_sources(page)
-        if new and new != old and page.locator(".svq-busy").count() == 0: return new
-        time.sleep(0.25)
-    raise AssertionError(f"the sample pictures did not change after {what}")
+# index and 11_compare have their own tests below (a picture, the widget); with them this file runs 01 to 03
+NOTEBOOKS = ["01_data.ipynb", "02_quantize.ipynb", "03_modules.ipynb"]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     "One JupyterLab for the notebook tests of this module (stopped after the last one, also on failure)."
-    with jupyter_lab(tmp_path_factory.mktemp("lab"), ["11_compare.ipynb", "index.ipynb"]) as server: yield server
+    with jupyter_lab(tmp_path_factory.mktemp("lab"), ["11_compare.ipynb", "index.ipynb"] + NOTEBOOKS) as server: yield server
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_jupyterlab(lab, name):
+    url, root = lab
+    print(f"{name} browser round: {run_notebook_in_lab(url, root, name):.0f} s")
 
 
 def test_compare_widget_in_jupyterlab(lab):
@@ -208,7 +71,8 @@ def test_compare_widget_in_jupyterlab(lab):
         assert not _has_error(page), "a widget callback wrote to stderr"
         controls = page.locator(".jp-OutputArea-output .widget-vbox").first
         controls.scroll_into_view_if_needed()
-        screenshot(page, "11_compare_widget", controls)
+        screenshot(page, "notebook_11_compare", controls)
+    stop_kernels(url)
     print(f"11_compare browser round: {time.time() - t0:.0f} s")
 
 
@@ -221,7 +85,8 @@ def test_index_runs_in_jupyterlab(lab):
         picture = page.locator(".jp-NotebookPanel .jp-OutputArea-output img").first
         expect(picture).to_be_visible()                                   # its picture is there
         picture.scroll_into_view_if_needed()
-        screenshot(page, "index_page")
+        screenshot(page, "notebook_index")
+    stop_kernels(url)
     print(f"index browser round: {time.time() - t0:.0f} s")
 
 
@@ -243,3 +108,12 @@ def test_docs_site_in_chromium(tmp_path):
         expect(page.locator("h1").first).to_contain_text("Compare")
         expect(page.locator("nav.svq-docs-nav a", has_text="index")).to_have_count(1)
         screenshot(page, "docs_11_compare")
+
+
+def test_browser_rounds_cover_the_main_path():
+    "Every main-path notebook, index to 12, is run in exactly one of the browser test files."
+    covered = ["index.ipynb", "11_compare.ipynb"]                  # the two with their own tests above
+    for f in sorted(Path(__file__).parent.glob("test_browser*.py")):
+        for node in ast.parse(f.read_text()).body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOKS": covered += ast.literal_eval(node.value)
+    assert sorted(covered) == sorted(MAIN_PATH), sorted(set(MAIN_PATH) ^ set(covered))
