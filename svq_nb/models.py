@@ -12,12 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .quantize import VectorQuantizer
 from .parallel import dp_rows
-from .modules import Encoder, Decoder
+from .modules import Encoder, Decoder, check_input
 from .data import one_hot
 
 # %% auto #0
-__all__ = ['FUSES', 'REF_FREE', 'VQConfig', 'VQModel', 'load_state_dict_strict', 'load_taming_vqgan', 'labels_to_one_hot',
-           'SegVQModel', 'SemanticVQModel']
+__all__ = ['FUSES', 'REF_FREE', 'VQConfig', 'to_patches', 'from_patches', 'VQModel', 'load_state_dict_strict',
+           'load_taming_vqgan', 'labels_to_one_hot', 'SegVQModel', 'SemanticVQModel']
 
 # %% ../nbs/04_models.ipynb #8ff7eeae
 @dataclass
@@ -38,6 +38,7 @@ class VQConfig:
     n_embed_s: int = 4096         # semantic codebook (z_s); used by SemanticVQModel
     beta: float = 0.25
     quantizer: dict = field(default_factory=dict)
+    patch: int = 1                # space-to-depth: the encoder reads p x p pixel patches as channels (1: taming's models)
 
     @classmethod
     def paper(cls, **kw) -> VQConfig:
@@ -53,9 +54,27 @@ class VQConfig:
     @property
     def latent_size(self) -> int:
         "Side of the latent grid at `resolution`."
-        return self.resolution // 2 ** (len(self.ch_mult) - 1)
+        return self.resolution // (self.patch * 2 ** (len(self.ch_mult) - 1))
 
-_ARCH = ("ch", "ch_mult", "num_res_blocks", "attn_resolutions", "z_channels", "resolution", "dropout")
+_ARCH = ("ch", "ch_mult", "num_res_blocks", "attn_resolutions", "z_channels", "resolution", "dropout", "patch")
+
+def to_patches(x: torch.Tensor, p: int, name: str = "input") -> torch.Tensor:
+    "Space-to-depth: [B,C,H,W] -> [B,C*p*p,H/p,W/p], each p x p pixel patch as channels (`F.pixel_unshuffle`; p=1: x)."
+    if p == 1: return x
+    if x.ndim != 4 or x.shape[-1] % p or x.shape[-2] % p:
+        raise ValueError(f"{name} of shape {tuple(x.shape)}: H and W must be divisible by the patch size {p}")
+    return F.pixel_unshuffle(x, p)
+
+def from_patches(x: torch.Tensor, p: int) -> torch.Tensor:
+    "Depth-to-space, the inverse of `to_patches` (`F.pixel_shuffle`)."
+    return x if p == 1 else F.pixel_shuffle(x, p)
+
+def _patched(arch: dict) -> tuple[dict, int]:
+    "(encoder/decoder arguments at the patch grid's resolution, patch size) from model arguments that include `patch`."
+    arch = dict(arch); p = arch.pop("patch", 1)
+    if p < 1 or arch["resolution"] % p: raise ValueError(f"patch={p}: must be >= 1 and divide the resolution {arch['resolution']}")
+    arch["resolution"] //= p
+    return arch, p
 
 def _arch(cfg: VQConfig) -> dict:
     "The encoder/decoder keyword arguments shared by all models."
@@ -67,13 +86,14 @@ class VQModel(nn.Module):
     def __init__(self, ch: int = 128, ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4), num_res_blocks: int = 2,
                  attn_resolutions: tuple[int, ...] = (16,), z_channels: int = 256, resolution: int = 256,
                  in_channels: int = 3, out_ch: int = 3, dropout: float = 0.0, double_z: bool = False,
-                 n_embed: int = 16384, embed_dim: int = 256, beta: float = 0.25, quantizer: dict | None = None):
+                 n_embed: int = 16384, embed_dim: int = 256, beta: float = 0.25, quantizer: dict | None = None, patch: int = 1):
         super().__init__()
-        arch = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions),
-                    z_channels=z_channels, resolution=resolution, dropout=dropout)
+        arch, self.patch = _patched(dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks,
+                                         attn_resolutions=tuple(attn_resolutions), z_channels=z_channels, resolution=resolution,
+                                         dropout=dropout, patch=patch))
         self.in_channels, self.out_ch = in_channels, out_ch
-        self.encoder = Encoder(in_channels=in_channels, double_z=double_z, **arch)
-        self.decoder = Decoder(out_ch=out_ch, **arch)
+        self.encoder = Encoder(in_channels=in_channels * self.patch ** 2, double_z=double_z, **arch)
+        self.decoder = Decoder(out_ch=out_ch * self.patch ** 2, **arch)
         self.quantize = VectorQuantizer(n_embed, embed_dim, beta=beta, **(quantizer or {}))
         self.quant_conv = nn.Conv2d(z_channels * (2 if double_z else 1), embed_dim, 1)
         self.post_quant_conv = nn.Conv2d(embed_dim, z_channels, 1)
@@ -86,11 +106,12 @@ class VQModel(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
         "Image [B,C,H,W] -> (z_q [B,embed_dim,h,w], VQ loss, info with `indices` [B,h,w])."
-        return self.quantize(self.quant_conv(self.encoder(x)))
+        if self.patch > 1: check_input(x, self.in_channels, self.encoder.factor * self.patch, "encoder input")
+        return self.quantize(self.quant_conv(self.encoder(to_patches(x, self.patch))))
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
         "Quantized latent [B,embed_dim,h,w] -> output [B,out_ch,H,W]."
-        return self.decoder(self.post_quant_conv(z_q))
+        return from_patches(self.decoder(self.post_quant_conv(z_q)), self.patch)
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         "Code indices [B,h,w] -> output [B,out_ch,H,W]."
@@ -161,10 +182,10 @@ class SegVQModel(VQModel):
     def __init__(self, n_classes: int, ch: int = 128, ch_mult: tuple[int, ...] = (1, 1, 2, 2, 4), num_res_blocks: int = 2,
                  attn_resolutions: tuple[int, ...] = (16,), z_channels: int = 256, resolution: int = 256,
                  dropout: float = 0.0, double_z: bool = False, n_embed: int = 4096, embed_dim: int = 256,
-                 beta: float = 0.25, quantizer: dict | None = None):
+                 beta: float = 0.25, quantizer: dict | None = None, patch: int = 1):
         if n_classes < 2: raise ValueError(f"SegVQModel needs n_classes >= 2, got {n_classes}")
         super().__init__(ch, ch_mult, num_res_blocks, attn_resolutions, z_channels, resolution, n_classes, n_classes,
-                         dropout, double_z, n_embed, embed_dim, beta, quantizer)
+                         dropout, double_z, n_embed, embed_dim, beta, quantizer, patch)
         self.n_classes = n_classes
 
     @classmethod
@@ -198,7 +219,7 @@ class SemanticVQModel(nn.Module):
                  attn_resolutions: tuple[int, ...] = (16,), z_channels: int = 256, resolution: int = 256,
                  in_channels: int = 3, out_ch: int = 3, dropout: float = 0.0, embed_dim: int = 256,
                  embed_dim_s: int | None = None, beta: float = 0.25, fuse: str = "concat", quantizer: dict | None = None,
-                 seed: int = 0, ref_free: str = ""):
+                 seed: int = 0, ref_free: str = "", patch: int = 1):
         super().__init__()
         if n_classes < 2: raise ValueError(f"SemanticVQModel needs n_classes >= 2, got {n_classes}")
         if fuse not in FUSES: raise ValueError(f"fuse must be one of {FUSES}, got {fuse!r}")
@@ -207,24 +228,25 @@ class SemanticVQModel(nn.Module):
         if image_dropout > 0 and not ref_free: ref_free = "null_image"      # image dropout is design A
         if image_dropout > 0 and ref_free == "label_branch":
             raise ValueError("image_dropout applies to ref_free='null_image'; the 'label_branch' z_s never reads the image")
-        arch = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions),
-                    resolution=resolution, dropout=dropout)
+        arch, self.patch = _patched(dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks,
+                                         attn_resolutions=tuple(attn_resolutions), resolution=resolution, dropout=dropout, patch=patch))
+        pp = self.patch ** 2                                   # channels per input channel after `to_patches`
         embed_dim_s = embed_dim_s or embed_dim
         self.n_classes, self.in_channels, self.z_channels, self.fuse = n_classes, in_channels, z_channels, fuse
         self.ref_free, self.image_dropout, self._gen = ref_free, image_dropout, torch.Generator().manual_seed(seed)
         flag = int(ref_free == "null_image")                   # design A: an explicit "is there an image" input channel
         joint = ref_free != "label_branch"                     # one encoder emits both heads
-        self.encoder = Encoder(in_channels=in_channels + n_classes + flag, z_channels=(2 if joint else 1) * z_channels,
+        self.encoder = Encoder(in_channels=(in_channels + n_classes + flag) * pp, z_channels=(2 if joint else 1) * z_channels,
                                double_z=False, **arch)
-        if not joint: self.encoder_s = Encoder(in_channels=n_classes, z_channels=z_channels, double_z=False, **arch)
+        if not joint: self.encoder_s = Encoder(in_channels=n_classes * pp, z_channels=z_channels, double_z=False, **arch)
         self.quant_conv_x = nn.Conv2d(z_channels, embed_dim, 1)
         self.quant_conv_s = nn.Conv2d(z_channels, embed_dim_s, 1)
         self.quantize_x = VectorQuantizer(n_embed_x, embed_dim, beta=beta, **(quantizer or {}))
         self.quantize_s = VectorQuantizer(n_embed_s, embed_dim_s, beta=beta, **(quantizer or {}))
         self.post_quant_conv_s = nn.Conv2d(embed_dim_s, z_channels, 1)
-        self.decoder_s = Decoder(out_ch=n_classes, z_channels=z_channels, **arch)
+        self.decoder_s = Decoder(out_ch=n_classes * pp, z_channels=z_channels, **arch)
         self.post_quant_conv_x = nn.Conv2d(embed_dim + (embed_dim_s if fuse == "concat" else 0), z_channels, 1)
-        self.decoder_x = Decoder(out_ch=out_ch, z_channels=z_channels, **arch)
+        self.decoder_x = Decoder(out_ch=out_ch * pp, z_channels=z_channels, **arch)
 
     @classmethod
     def from_config(cls, cfg: VQConfig, n_classes: int, **overrides) -> SemanticVQModel:
@@ -247,18 +269,22 @@ class SemanticVQModel(nn.Module):
     def _heads(self, x: torch.Tensor | None, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         "Pre-quantization (h_x, h_s) of one-hot maps `s` and images `x` (None: no image) under this model's design."
         B, _, H, W = s.shape
-        if not self.ref_free: return self.encoder(torch.cat([x, s.to(x.dtype)], 1)).chunk(2, dim=1)
+        if not self.ref_free: return self._enc(self.encoder, torch.cat([x, s.to(x.dtype)], 1)).chunk(2, dim=1)
         if self.ref_free == "label_branch":
-            h_s = self.encoder_s(s)
-            h_x = self.encoder(torch.cat([s.new_zeros(B, self.in_channels, H, W) if x is None else x, s.to(h_s.dtype)], 1))
+            h_s = self._enc(self.encoder_s, s)
+            h_x = self._enc(self.encoder, torch.cat([s.new_zeros(B, self.in_channels, H, W) if x is None else x, s.to(h_s.dtype)], 1))
             return h_x, h_s
         # null_image: z_s always from the pass with no image (flag 0); z_x from the pass with the image (flag 1, or 0 if dropped)
         none = torch.cat([s.new_zeros(B, self.in_channels + 1, H, W), s], 1)
-        h_none_x, h_s = self.encoder(none).chunk(2, dim=1)
+        h_none_x, h_s = self._enc(self.encoder, none).chunk(2, dim=1)
         if x is None: return h_none_x, h_s
         keep = self._drop_images(x)[:, None, None, None]
         seen = torch.cat([x * keep, s.to(x.dtype), keep.expand(B, 1, H, W)], 1)
-        return self.encoder(seen).chunk(2, dim=1)[0], h_s
+        return self._enc(self.encoder, seen).chunk(2, dim=1)[0], h_s
+
+    def _enc(self, encoder: nn.Module, inp: torch.Tensor) -> torch.Tensor:
+        "An encoder on `inp` [B,C,H,W] read as patches (`to_patches`)."
+        return encoder(to_patches(inp, self.patch, "encoder input"))
 
     def encode(self, x: torch.Tensor | None, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict]:
         "(image or None, label map) -> (z_q_x, z_q_s, qloss_x, qloss_s, info with indices_x, indices_s, ...)."
@@ -285,7 +311,7 @@ class SemanticVQModel(nn.Module):
 
     def decode_semantics(self, z_q_s: torch.Tensor) -> torch.Tensor:
         "f_sDec: quantized z_s -> class logits [B,C,H,W]."
-        return self.decoder_s(self.post_quant_conv_s(z_q_s))
+        return from_patches(self.decoder_s(self.post_quant_conv_s(z_q_s)), self.patch)
 
     def fuse_latents(self, z_q_x: torch.Tensor, z_q_s: torch.Tensor) -> torch.Tensor:
         "The image decoder's input from z_x and (stop-gradient) z_s, per `fuse`."
@@ -294,7 +320,7 @@ class SemanticVQModel(nn.Module):
 
     def decode_image(self, z_q_x: torch.Tensor, z_q_s: torch.Tensor) -> torch.Tensor:
         "f_xDec(z_x, sg[z_s]) -> image [B,out_ch,H,W]; no gradient flows into z_s."
-        return self.decoder_x(self.fuse_latents(z_q_x, z_q_s.detach()))
+        return from_patches(self.decoder_x(self.fuse_latents(z_q_x, z_q_s.detach())), self.patch)
 
     def decode_indices(self, indices_x: torch.Tensor, indices_s: torch.Tensor) -> torch.Tensor:
         "Code indices ([B,h,w], [B,h,w]) -> image."

@@ -9,7 +9,7 @@ import torch.distributed as dist
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_std']
+__all__ = ['data_parallel', 'process_group', 'dp_world', 'dp_sum', 'dp_sum_grad', 'dp_rows', 'dp_cat', 'dp_std']
 
 # %% ../nbs/92_parallel.ipynb #e3262d9e
 _DP = {"on": False}
@@ -52,6 +52,13 @@ def dp_rows(n_local: int) -> tuple[int, int]:
     "(first global row of this rank, global row count) when every rank holds `n_local` consecutive rows of the global batch."
     rank, world = dp_world()
     return rank * n_local, n_local * world
+
+def dp_cat(t: torch.Tensor) -> torch.Tensor:
+    "The rows of `t` from every data-parallel rank, concatenated in rank order (`t` itself in one process); every rank must pass as many rows."
+    if dp_world()[1] == 1: return t
+    out = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(out, t.contiguous())
+    return torch.cat(out)
 
 def dp_std(z: torch.Tensor) -> torch.Tensor:
     "`z.std()` (unbiased, all elements) of the rows of every rank together; two passes, like `torch.std`."

@@ -9,10 +9,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from contextlib import contextmanager
-from .parallel import dp_sum, dp_rows, dp_std
+from .parallel import dp_sum, dp_rows, dp_std, dp_cat
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['autocast_off', 'full_fp32_matmul', 'nearest_code', 'VectorQuantizer', 'reset_restarted_moments']
+__all__ = ['autocast_off', 'full_fp32_matmul', 'nearest_code', 'VectorQuantizer', 'reset_restarted_moments', 'kmeans']
 
 # %% ../nbs/02_quantize.ipynb #11290d86
 def autocast_off(device: torch.device | str):
@@ -73,6 +74,9 @@ class VectorQuantizer(nn.Module):
         # statistics are buffers (they follow .to(device)) but not state_dict entries (taming-compatible keys)
         self.register_buffer("_counts", torch.zeros(window, n_codes, dtype=torch.int32), persistent=False)  # ints: .half() leaves them exact
         self.register_buffer("_age", torch.zeros(n_codes, dtype=torch.long), persistent=False)
+        # continuous warm-up (`start_warmup`): recent encoder outputs, a ring buffer; empty = quantizing as usual
+        self.register_buffer("_warm", torch.zeros(0, self.code_dim), persistent=False)
+        self.register_buffer("_warm_seen", torch.zeros((), dtype=torch.long), persistent=False)
         self._step, self._gen = 0, torch.Generator().manual_seed(seed)
         self.restarted = torch.zeros(0, dtype=torch.long)    # codebook rows restarted in the last training step
 
@@ -88,6 +92,7 @@ class VectorQuantizer(nn.Module):
         B, D, h, w = z.shape
         z_e = self.in_proj(z.permute(0, 2, 3, 1).reshape(-1, D))
         if self.l2_norm: z_e = F.normalize(z_e, dim=1)
+        if self.warming: return self._continuous(z_e, B, h, w)
         # restarts write into embedding.weight: do it before the codebook is read, so no saved tensor is modified
         n_restarted = self._restart(z_e.detach()) if self.training and self.restart_dead else 0
         codes = self.codebook()
@@ -177,3 +182,57 @@ def reset_restarted_moments(optimizer: torch.optim.Optimizer, model: nn.Module) 
             if k in state: state[k][m.restarted.to(state[k].device)] = 0
         n += len(m.restarted) if state else 0
     return n
+
+# %% ../nbs/02_quantize.ipynb #fc8baad3
+@patch
+def start_warmup(self: VectorQuantizer, capacity: int = 32768) -> None:
+    "Pass encoder outputs through unquantized (no loss) and keep the last `capacity` of them for `init_codebook`."
+    if capacity < self.n_codes: raise ValueError(f"capacity={capacity} must be at least n_codes={self.n_codes}: k-means needs a row per code")
+    self._warm = self.embedding.weight.new_zeros(capacity, self.code_dim)
+    self._warm_seen = torch.zeros((), dtype=torch.long, device=self._warm.device)
+
+@patch(as_prop=True)
+def warming(self: VectorQuantizer) -> bool:
+    "True between `start_warmup` and `init_codebook`: the quantizer passes its input through."
+    return self._warm.shape[0] > 0
+
+@patch
+def _continuous(self: VectorQuantizer, z_e: torch.Tensor, B: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    "The warm-up forward: `z_e` goes on unsnapped (through `out_proj`); training mode records it in the ring buffer."
+    if self.training:
+        with torch.no_grad():
+            cap, n = self._warm.shape[0], len(z_e)
+            pos = (int(self._warm_seen) + torch.arange(n, device=z_e.device)) % cap
+            self._warm[pos[-cap:]] = z_e.detach()[-cap:].to(self._warm.dtype)
+            self._warm_seen += n
+    z_q = self.out_proj(z_e).reshape(B, h, w, self.dim).permute(0, 3, 1, 2).contiguous()
+    zero = z_e.new_zeros(())
+    info = dict(indices=torch.zeros(B, h, w, dtype=torch.long, device=z_e.device), codebook_loss=zero.detach(),
+                commit_loss=zero.detach(), perplexity=zero.detach(), usage=zero.detach(), n_restarted=0)
+    return z_q, zero, info
+
+def kmeans(x: torch.Tensor, k: int, iters: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Lloyd's k-means of the rows of `x` [N, D] -> centroids [k, D]: seeded random rows to start, empty clusters re-seeded."
+    if len(x) < k: raise ValueError(f"k-means of {len(x)} rows into {k} clusters: need at least one row per cluster")
+    x = x.float()
+    c = x[torch.randperm(len(x), generator=generator)[:k].to(x.device)].clone()
+    for _ in range(iters):
+        a = nearest_code(x, c)
+        n = torch.bincount(a, minlength=k)
+        s = torch.zeros_like(c).index_add_(0, a, x)
+        spare = x[torch.randint(len(x), (k,), generator=generator).to(x.device)]
+        c = torch.where(n[:, None] > 0, s / n.clamp(min=1)[:, None], spare)
+    return c
+
+@patch
+@torch.no_grad()
+def init_codebook(self: VectorQuantizer, iters: int = 20) -> int:
+    "End the warm-up: k-means of the recorded encoder outputs (every rank's) becomes the codebook; returns the rows used."
+    if not self.warming: raise RuntimeError("init_codebook: the quantizer is not warming up (call start_warmup first)")
+    rows = self._warm[:int(min(int(self._warm_seen), self._warm.shape[0]))]
+    rows = dp_cat(rows)                                  # several ranks: all rows, in rank order, on every rank
+    c = kmeans(rows, self.n_codes, iters, self._gen)
+    self.embedding.weight.copy_((F.normalize(c, dim=1) if self.l2_norm else c).to(self.embedding.weight.dtype))
+    self._warm = self._warm.new_zeros(0, self.code_dim)
+    self._counts.zero_(); self._age.zero_()
+    return len(rows)

@@ -108,12 +108,15 @@ class TrainConfig:
     max_nonfinite: int = 10           # stop after this many steps in a row with a non-finite loss or gradient
     num_workers: int = 0
     progress: bool = True
+    codebook_warmup: int = 0          # stage 1: steps without quantization, then the codebooks from k-means (`start_warmup`)
 
     def __post_init__(self):
         if not isinstance(self.compile, (bool, str)): raise ValueError(f"compile={self.compile!r}: expected True, False or a torch.compile backend name")
         if self.precision not in ("fp32", "bf16"): raise ValueError(f"precision={self.precision!r}: expected 'fp32' or 'bf16'")
         if self.schedule not in ("constant", "cosine"): raise ValueError(f"schedule={self.schedule!r}: expected 'constant' or 'cosine'")
         if self.steps < 1 or self.batch_size < 1: raise ValueError(f"steps={self.steps}, batch_size={self.batch_size}: both must be >= 1")
+        if not 0 <= self.codebook_warmup < self.steps and self.codebook_warmup:
+            raise ValueError(f"codebook_warmup={self.codebook_warmup} must be 0 or less than steps={self.steps}: the codebooks are set at that step")
         if self.ckpt_keep < 1 or self.max_nonfinite < 1: raise ValueError(f"ckpt_keep={self.ckpt_keep}, max_nonfinite={self.max_nonfinite}: both must be >= 1")
         self.betas = tuple(self.betas)
 
@@ -275,7 +278,10 @@ def load_runtime_state(module: nn.Module, state: dict) -> None:
     for key, v in state.items():
         name, _, k = key.rpartition(".")
         m = mods[name]
-        if k in m._buffers: m._buffers[k].copy_(v)
+        if k in m._buffers:
+            b = m._buffers[k]
+            if b.shape == v.shape: b.copy_(v)
+            else: m._buffers[k] = v.to(b.device, b.dtype)      # a buffer whose size changes (a quantizer's warm-up rows)
         elif isinstance(getattr(m, k, None), torch.Generator): getattr(m, k).set_state(v.cpu())   # generator states are CPU bytes
         else: setattr(m, k, v)
 
@@ -414,7 +420,7 @@ def _apply(opt: torch.optim.Optimizer, params, clip: float | None) -> None:
 def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | None = None, resume: bool = False,
                  hooks: FitHooks | None = None) -> list[dict]:
     "Train a VQ model (any of the five) with its loss; a VQGAN loss's discriminator trains with its own Adam."
-    from svq_nb.quantize import reset_restarted_moments
+    from svq_nb.quantize import reset_restarted_moments, VectorQuantizer
     from svq_nb.modules import Encoder, Decoder
     cfg = cfg or TrainConfig()
     device = pick_device(cfg.device)
@@ -426,7 +432,12 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
     if gan is not None:
         disc_params = list(gan.discriminator.parameters())
         opts["disc"] = torch.optim.Adam(disc_params, lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
+    quantizers = [m for m in model.modules() if isinstance(m, VectorQuantizer)]
+    if cfg.codebook_warmup:                 # continuous codes first (a resumed run gets its own rows back from the checkpoint)
+        for q in quantizers: q.start_warmup()
     def step_fn(batch, step):
+        if cfg.codebook_warmup and step == cfg.codebook_warmup:
+            for q in quantizers: q.init_codebook()    # the warm-up ends: k-means of the recorded encoder outputs
         with _autocast(cfg, device):
             loss, logs, x_rec = stage1_losses(model, loss_fn, batch, step)
         _backward(loss, opts["gen"])

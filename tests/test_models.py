@@ -168,6 +168,27 @@ def test_reference_free_designs():
     m.eval(); test_eq(m._drop_images(x), torch.ones(64))                 # never in eval mode
 
 
+def test_patch_models():
+    C, B = 5, 2
+    base = VQConfig.tiny(attention=False, ch=16, ch_mult=(1, 2), z_channels=8, embed_dim=4, resolution=16, n_embed=16, n_embed_s=8)
+    cfg = replace(base, patch=2)
+    test_eq((base.latent_size, cfg.latent_size), (8, 4))
+    x, label = torch.rand(B, 3, 16, 16) * 2 - 1, torch.randint(0, C, (B, 16, 16))
+    vq, seg = VQModel.from_config(cfg), SegVQModel.from_config(cfg, C)
+    x_rec, _, info = vq(x); test_eq(x_rec.shape, x.shape); test_eq(info["indices"].shape, (B, 4, 4))
+    test_eq(vq.encoder.conv_in.in_channels, 12); test_eq(vq.decoder.conv_out.out_channels, 12)      # 3 channels x 2 x 2
+    test_eq(seg(label)[0].shape, (B, C, 16, 16))
+    for rf in ("", "null_image", "label_branch"):
+        m = SemanticVQModel.from_config(cfg, C, ref_free=rf)
+        x_rec, s_logits, *_ , info = m(x, label)
+        test_eq(x_rec.shape, x.shape); test_eq(s_logits.shape, (B, C, 16, 16)); test_eq(info["indices_s"].shape, (B, 4, 4))
+    test_eq(to_patches(x, 2)[:, :, 1, 2], x[:, :, 2:4, 4:6].reshape(B, 12))      # channel = (colour, row in patch, column in patch)
+    test_eq(from_patches(to_patches(x, 2), 2), x)
+    test_eq(set(VQModel.from_config(base).state_dict()), set(vq.state_dict()))     # same taming keys, other shapes
+    test_fail(lambda: vq(x[:, :, :15, :15]), contains="not divisible")
+    test_fail(lambda: VQModel.from_config(replace(base, patch=3)), contains="patch=3: must be >= 1 and divide the resolution 16")
+
+
 def test_overfit_one_batch():
     torch.manual_seed(0)
     images, labels = SynthScenes(8, size=16, seed=0).tensors()          # 16 px -> 8x8 latents keeps this to seconds

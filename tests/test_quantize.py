@@ -125,3 +125,26 @@ def test_reset_restarted_moments_only_restarted_rows():
         test_eq(new[keep], state[k][keep])                             # other rows untouched
         test_eq(opt.state[model['other'].embedding.weight][k], other[k])
     opt.step()                                                         # and the optimizer still steps
+
+
+def test_warm_start_then_kmeans():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(16, 4, seed=0)
+    vq.start_warmup(capacity=64); assert vq.warming
+    z = torch.randn(2, 4, 6, 6, requires_grad=True)
+    z_q, loss, info = vq(z)
+    test_close(z_q, z); test_eq(loss.item(), 0.0)                                   # passed through, no VQ loss
+    z_q.sum().backward(); test_close(z.grad, torch.ones_like(z))                    # and gradients too
+    for _ in range(3): vq(torch.randn(2, 4, 6, 6) + 5)                              # 3 x 72 rows into a ring of 64
+    test_eq(int(vq._warm_seen), 72 * 4); assert (vq._warm > 2).all()                # only the latest rows (mean 5) are kept
+    n = vq.init_codebook()
+    test_eq(n, 64); assert not vq.warming
+    assert (vq.embedding.weight.mean(1) > 2).all()                                  # the codes moved onto the data
+    z_q, loss, info = vq(torch.randn(2, 4, 6, 6) + 5)
+    assert loss > 0 and info["usage"] > 0.5                                         # quantizing again, most codes used at once
+    test_fail(lambda: vq.init_codebook(), contains="not warming up")
+    test_fail(lambda: VectorQuantizer(16, 4).start_warmup(capacity=8), contains="at least n_codes")
+    g = torch.Generator().manual_seed(0)
+    pts = torch.cat([torch.randn(50, 2) * 0.1 + m for m in (torch.tensor([3.0, 0.0]), torch.tensor([-3.0, 0.0]))])
+    c = kmeans(pts, 2, generator=g)
+    test_close(c[c[:, 0].argsort()], torch.tensor([[-3.0, 0.0], [3.0, 0.0]]), eps=0.1)   # finds the two blobs

@@ -157,6 +157,29 @@ def test_resume_is_exact():
         st = load_checkpoint(f"{d}/b.pt"); test_eq(st["step"], 6); test_eq(st["config"]["seed"], 5)
 
 
+def test_codebook_warmup_and_resume():
+    from svq_nb.data import SynthScenes
+    from svq_nb.models import VQConfig, SemanticVQModel
+    from svq_nb.losses import VQVAELoss, SemanticVQLoss
+    data = SynthScenes(24, size=16, seed=3).tensors()
+    vq = VQConfig.tiny(attention=False, ch=8, resolution=16, z_channels=8, embed_dim=8, n_embed=16, n_embed_s=8)
+    def run(d, stop_at=None):
+        torch.manual_seed(0)
+        m = SemanticVQModel.from_config(vq, n_classes=len(SynthScenes.classes))
+        cfg = TrainConfig(steps=8, batch_size=8, lr=1e-3, ckpt_dir=d, log_every=2, progress=False, codebook_warmup=4)
+        return m, train_stage1(m, SemanticVQLoss(VQVAELoss()), data, cfg, resume=True, hooks=FitHooks(should_stop=stop_at))
+    with tempfile.TemporaryDirectory() as d:
+        full, h = run(f"{d}/a")
+        assert not (full.quantize_x.warming or full.quantize_s.warming)            # the codebooks were set at step 4
+        test_eq([r["x_q"] for r in h[:2]], [0.0, 0.0]); assert h[-1]["x_q"] > 0     # no VQ loss while warming, then quantized
+        calls = iter(range(100))
+        with pytest.raises(Interrupted): run(f"{d}/b", stop_at=lambda: next(calls) == 1)   # stopped after step 2, mid warm-up
+        resumed, _ = run(f"{d}/b")
+        for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+            assert torch.equal(a, b), f"{k} differs after resuming"
+    test_fail(lambda: TrainConfig(steps=4, codebook_warmup=4), contains="codebook_warmup=4 must be 0 or less than steps=4")
+
+
 def test_stage2_resume_with_pkeep_and_stop():
     from svq_nb.transformer import GPTConfig, CondGPT
     g = torch.Generator().manual_seed(0)
