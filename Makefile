@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 FILTER := 2>&1 | { grep -v "is ignored: it is neither" || true; }
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup export check-sync test test-fast bench demo lab notebooks docs clean segnet gpu-check
+.PHONY: setup export check-sync test test-fast bench demo lab notebooks docs clean segnet pretrained gpu-check
 
 # Idempotent: only reinstalls when settings.ini or setup.py changed.
 $(VENV)/.installed: settings.ini setup.py
@@ -83,3 +83,9 @@ clean:
 # rebuild the reference semantic-consistency segmenter that ships in svq_nb/assets (about 5 minutes on 2 CPU cores)
 segnet: setup
 	$(PY) -c "import torch, os; torch.set_num_threads(os.cpu_count()); from svq_nb.metrics import train_reference_segnet, save_segnet, SEGNET_FILE; n = train_reference_segnet(progress=True); print(save_segnet(n, str(SEGNET_FILE), n.recipe))"
+
+# train the systems that ship with the package until their curves flatten (make demo ARGS=--long, about 90 minutes on 2
+# CPU cores; resumable: rerun after an interruption), then copy them into svq_nb/assets/pretrained/ (fp16, a few MB each)
+pretrained: setup
+	$(PY) -m svq_nb.demo --long --out runs/long $(ARGS)
+	mkdir -p svq_nb/assets/pretrained && cp runs/long/pretrained/*.pt runs/long/pretrained/manifest.json svq_nb/assets/pretrained/

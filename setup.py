@@ -37,7 +37,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['svq_nb', 'svq_nb.*']),
     include_package_data=True,
-    package_data={'svq_nb': ['assets/*.csv', 'assets/*.pt']},
+    package_data={'svq_nb': ['assets/*.csv', 'assets/*.pt', 'assets/pretrained/*.pt', 'assets/pretrained/*.json']},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_demo.ipynb #0715ddfd
 from __future__ import annotations
-import csv, hashlib, json, os, time, warnings
+import csv, hashlib, json, math, os, shutil, time, warnings
 from dataclasses import dataclass, asdict, field, fields, replace
 from importlib.resources import files
 from pathlib import Path
@@ -15,16 +15,17 @@ from PIL import Image
 
 from .data import SynthScenes, render_scene_grid, colorize, to_uint8
 from .models import VQConfig
-from .training import TrainConfig, pick_device, pick_precision, cpu_has_bf16, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
-from .synthesis import System, SystemConfig, encode_dataset, save_system, reference_dependency, reference_images, derangement
+from .training import TrainConfig, FitHooks, pick_device, pick_precision, cpu_has_bf16, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
+from .synthesis import System, SystemConfig, encode_dataset, save_system, settings_key, file_stem, ship_pretrained, reference_dependency, reference_images, derangement
 from .metrics import segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
+from .metrics import segmenter_calibration, calibration_table, semantic_consistency
 from .evaluation import reconstruction_table
 from .compare import save_compare_grid
 
 # %% auto #0
 __all__ = ['SMALL', 'HEADLINE', 'HEADLINE_ROWS', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS',
-           'DemoConfig', 'system_configs', 'file_stem', 'settings_key', 'Progress', 'stage_configs', 'step_cost',
-           'Stage', 'plan_stages', 'run_stage', 'train_stages', 'load_trained', 'train_system', 'stage_workers',
+           'DemoConfig', 'demo_vq', 'system_configs', 'Progress', 'stage_configs', 'step_cost', 'Stage', 'plan_stages',
+           'first_scenes', 'run_stage', 'train_stages', 'load_trained', 'train_system', 'stage_workers',
            'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'Steps', 'fid_steps',
            'score_row_steps', 'score_row', 'trained_row_steps', 'spread', 'seed_summary', 'bootstrap_diff',
            'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage', 'paper_rows',
@@ -38,14 +39,21 @@ __all__ = ['SMALL', 'HEADLINE', 'HEADLINE_ROWS', 'STAGE2_COST', 'SCORE_COST', 'F
 class DemoConfig:
     "Sizes, budgets and switches of the experiment."
     size: int = 32
-    n_train: int = 2000
+    n_train: int = 200_000           # training scenes, rendered batch by batch: stage 1 sees fresh scenes at every step
+    n_tokens: int = 20_000           # stage 2 learns from the tokens of the first n_tokens training scenes
     n_val: int = 128
-    steps1: int = 200                # stage-1 steps per VQ model (`make demo` fits in 30 min on 2 CPU cores)
-    steps2: int = 250                # stage-2 (Transformer) steps per system
-    batch_size: int = 16
+    steps1: int = 1500               # stage-1 steps per VQ model
+    steps2: int = 600                # stage-2 (Transformer) steps per system
+    batch_size: int = 16             # stage 1; the Transformer takes twice as many token sequences per step
+    lr1: float = 1e-3                # stage 1 (Adam, taming's betas 0.5 / 0.9)
+    lr2: float = 1e-3                # stage 2 (AdamW, warm-up then cosine decay)
+    codes: int = 1024                # image codebook (z_x)
+    codes_s: int = 256               # semantic codebook (z_s)
+    warmup1: float = 0.25            # fraction of the stage-1 steps with continuous codes before k-means codebooks (02_quantize)
+    disc_start: float = 0.75         # fraction of the stage-1 steps after which VQGAN's discriminator switches on
     sample_seeds: int = 3            # synthesis metrics: mean and spread over this many sampling seeds
-    segnet_steps: int = 1500
-    segnet_train: int = 4000         # real training scenes the SC segmenter sees
+    segnet_steps: int = 5000
+    segnet_train: int = 20000        # real training scenes the SC segmenter sees
     bootstrap: int = 1000            # resamples of the validation examples for 95% intervals
     lam: float = 0.1
     ref_free: str = "label_branch"   # the reference-free design (04_models compares both)
@@ -56,41 +64,49 @@ class DemoConfig:
     workers: int = 0                 # training processes: 0 = one single-threaded process per CPU core (up to 4); 1 on a GPU
     precision: str = "auto"          # training: "fp32", "bf16" (autocast) or "auto" (bf16 where it is faster: `pick_precision`)
     fid: bool = True
-    fast: bool = False               # only VQGAN-T, sVQGAN-T and the reference-free sVQGAN-T
+    all_systems: bool = False        # also VQVAE-T and sVQVAE-T; by default the three systems the widget compares
     lambda_sweep: bool = False       # VQGAN-T and sVQGAN-T at lambda 0.01, 0.1, 1.0 (the paper's Tables 2-3)
+    preset: str = "default"          # the budget's name in the report: quick, fast, default or long
 
     @classmethod
     def quick(cls, **kw) -> DemoConfig:
         "Every step of the pipeline at toy size (a minute or two on a CPU; the numbers mean nothing)."
-        return cls(**{**dict(n_train=32, n_val=8, steps1=4, steps2=4, batch_size=8, sample_seeds=2, segnet_steps=4,
-                             segnet_train=32, bootstrap=50, fid=False), **kw})
+        return cls(**{**dict(n_train=64, n_tokens=32, n_val=8, steps1=8, steps2=4, batch_size=8, sample_seeds=2, segnet_steps=4,
+                             segnet_train=32, bootstrap=50, fid=False, codes=64, codes_s=32, preset="quick"), **kw})
+
+    @classmethod
+    def fast(cls, **kw) -> DemoConfig:
+        "`make demo ARGS=--fast`: the same systems and measurements on 40% of the default budget."
+        return cls(**{**dict(steps1=600, steps2=250, preset="fast"), **kw})
+
+    @classmethod
+    def long(cls, **kw) -> DemoConfig:
+        "`make demo ARGS=--long`: trained until the time-to-quality curves flatten; the systems `svq_nb.pretrained` ships."
+        return cls(**{**dict(steps1=10000, steps2=6000, n_tokens=60_000, preset="long"), **kw})
 
 SMALL = ("lamp", "ball", "bird")
 HEADLINE = ("VQGAN-T", "sVQGAN-T (ref-free)")
 HEADLINE_ROWS = ("VQGAN-T", "sVQGAN-T (ref-free) · no reference")   # their rows of Table 1
 
+def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
+    "The stage-1 architecture of every system: 2x2 patches as channels, one downsampling, 8x8 codes at 32 px (04_models)."
+    # dead-code restarts: without them the tiny codebooks collapse to a few codes (see 02_quantize and 04_models)
+    return VQConfig.tiny(attention=False, ch=32, ch_mult=(1, 2), num_res_blocks=2, patch=2, resolution=cfg.size,
+                         n_embed=cfg.codes, n_embed_s=cfg.codes_s, quantizer=dict(restart_dead=True, dead_after=50, seed=seed))
+
 def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, SystemConfig]:
     "The systems of the experiment, same architecture and budget (names as in the tables)."
-    # dead-code restarts: without them the tiny codebooks collapse to a few codes (see 02_quantize and 04_models)
-    vq = VQConfig.tiny(resolution=cfg.size, quantizer=dict(restart_dead=True, dead_after=50, seed=seed))
-    common = dict(vq=vq, gpt_layers=4, gpt_heads=4, gpt_embd=128, disc_start=cfg.steps1 // 2,
-                  disc_warmup=max(1, cfg.steps1 // 10), seed=seed, lam=cfg.lam)
+    # VQGAN: LPIPS with AlexNet (about 50x cheaper than VGG at 32 px), a narrower discriminator, switched on late
+    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=4, gpt_embd=128, disc_start=int(cfg.disc_start * cfg.steps1),
+                  disc_warmup=max(1, cfg.steps1 // 20), seed=seed, lam=cfg.lam, lpips_net="alex", disc_ndf=32)
     mk = lambda name, **kw: SystemConfig(name, n_classes, **{**common, **kw})
     if cfg.lambda_sweep:
         return {"VQGAN-T": mk("VQGAN-T"), **{f"sVQGAN-T (lambda={l})": mk("sVQGAN-T", lam=l) for l in (0.01, 0.1, 1.0)}}
-    out = {} if cfg.fast else {"VQVAE-T": mk("VQVAE-T"), "sVQVAE-T": mk("sVQVAE-T")}
+    out = {"VQVAE-T": mk("VQVAE-T"), "sVQVAE-T": mk("sVQVAE-T")} if cfg.all_systems else {}
     return {**out, "VQGAN-T": mk("VQGAN-T"), "sVQGAN-T": mk("sVQGAN-T"),
             "sVQGAN-T (ref-free)": mk("sVQGAN-T", ref_free=cfg.ref_free)}
 
-def file_stem(name: str) -> str:
-    "A file name for a system name: 'sVQGAN-T (ref-free)' -> 'sVQGAN-T_ref-free'."
-    return name.replace(" ", "_").replace("(", "").replace(")", "").replace("=", "")
-
 # %% ../nbs/12_demo.ipynb #3328df0f
-def settings_key(*parts) -> str:
-    "A short hash of JSON-able settings: the name under which a finished stage is cached."
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
 class Progress:
     "Logs which system and stage runs, with the elapsed time and a rough estimate of the time left (from the work done)."
     def __init__(self, total: float, log=print):
@@ -125,21 +141,23 @@ class Progress:
 def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
     "The stage-1 (VQ models) and stage-2 (Transformer) training settings of the experiment."
     precision = pick_precision(cfg.precision, cfg.device)     # resolved here: the stages' cache keys name fp32 or bf16
-    s1 = TrainConfig(steps=cfg.steps1, batch_size=cfg.batch_size, lr=2e-4, device=cfg.device, precision=precision, progress=False)
-    s2 = TrainConfig(steps=cfg.steps2, batch_size=2 * cfg.batch_size, lr=1e-3, betas=(0.9, 0.95), warmup=min(50, cfg.steps2 // 10),
-                     grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=precision, progress=False)
+    s1 = TrainConfig(steps=cfg.steps1, batch_size=cfg.batch_size, lr=cfg.lr1, codebook_warmup=int(cfg.warmup1 * cfg.steps1),
+                     device=cfg.device, precision=precision, progress=False)
+    s2 = TrainConfig(steps=cfg.steps2, batch_size=2 * cfg.batch_size, lr=cfg.lr2, betas=(0.9, 0.95), warmup=min(100, cfg.steps2 // 10),
+                     schedule="cosine", grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=precision, progress=False)
     return s1, s2
 
-# Relative cost of the work (one VQVAE image-model step = 1), measured on the 2-core CPU; only for the time-left estimate.
-STAGE2_COST = 1.25   # one Transformer step
+# Relative cost of the work (one VQVAE image-model step = 1), from the FLOPs of each step (07_training); only for the
+# time-left estimate.
+STAGE2_COST = 2.5    # one Transformer step (twice the batch)
 SCORE_COST = 15.0    # sampling and scoring one row of Table 1 for one sampling seed
-FID_COST = 110.0     # the Inception features of one set of validation-size samples
+FID_COST = 90.0      # the Inception features of one set of validation-size samples
 
 def step_cost(scfg: SystemConfig, part: str) -> float:
     "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
     if part == "seg_vq": return 1.1
-    if part == "image_vq": return 2.5 if scfg.gan else 1.0
-    return (3.2 if scfg.gan else 1.75) * (1.15 if scfg.ref_free == "label_branch" else 1.0)
+    if part == "image_vq": return 1.15 if scfg.gan else 1.0
+    return (1.45 if scfg.gan else 1.3) * (1.1 if scfg.ref_free == "label_branch" else 1.0)
 
 def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -> str:
     "Cache key of one stage-1 model: only the settings it depends on (so VQVAE-T and VQGAN-T share the semantic VQ model)."
@@ -158,19 +176,20 @@ class Stage:
     needs: tuple = ()        # a Transformer: the checkpoints of the VQ models that encode its training data
     budget: tuple = (1.0,)   # a Transformer: the fractions of its steps at which its weights are kept
     units: float = 0.0       # relative cost, for the time-left estimate
+    tokens: int = 0          # a Transformer: it learns from the tokens of this many training scenes (0: all)
     def __str__(self):
         return f"{self.name}: stage {'2 (Transformer)' if self.part == 'gpt' else f'1 ({self.part})'}, {self.tcfg.steps} steps"
 
 def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
-                budget: tuple = (1.0,)) -> list[Stage]:
+                budget: tuple = (1.0,), tokens: int = 0) -> list[Stage]:
     "The training stages of one system, its VQ models first, each under the cache path of the settings it depends on."
     stages, keys = [], []
     for part in scfg.stage1_names:
         key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
         stages.append(Stage(name, scfg, part, cache / f"{part}-{key}.pt", s1, units=step_cost(scfg, part) * s1.steps))
     gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
-    path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget))}.pt"
-    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), STAGE2_COST * s2.steps)]
+    path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
+    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), STAGE2_COST * s2.steps, tokens)]
 
 def _load_stage1(system: System, paths) -> dict:
     "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."
@@ -179,23 +198,34 @@ def _load_stage1(system: System, paths) -> dict:
         st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); model.eval(); hist[part] = st["history"]
     return hist
 
+def first_scenes(train, n: int):
+    "The first `n` training examples (all when `n` is 0): a slice of `(images, labels)` tensors, or a `Subset` of a Dataset."
+    if not n: return train
+    if isinstance(train, (tuple, list)): return tuple(t[:n] for t in train)
+    return torch.utils.data.Subset(train, range(min(n, len(train))))
+
 def run_stage(st: Stage, train) -> Path:
-    "Train one stage on `train` (images, labels) and write its checkpoint atomically to `st.path`."
+    """Train one stage on `train` (`(images, labels)` or a Dataset such as `SynthScenes`) and write its checkpoint atomically to
+    `st.path`. A stage checkpoints every tenth of its steps next to it, so an interrupted run resumes where it stopped."""
     system = System(st.scfg)
+    steps_dir = st.path.with_suffix(".steps")          # step checkpoints of the stage in progress (and the budget snapshots)
+    tcfg = replace(st.tcfg, ckpt_dir=str(steps_dir), ckpt_every=max(1, st.tcfg.steps // 10), ckpt_keep=1)
     if st.part != "gpt":
         _, model, loss = next(p for p in system.stage1_parts() if p[0] == st.part)
-        hist = train_stage1(model, loss, train, st.tcfg)
-        return save_checkpoint(st.path, {"state_dict": model.state_dict(), "history": hist})
-    _load_stage1(system, st.needs)
-    cond, x = encode_dataset(system, train)
-    resume, snaps = st.path.with_suffix(".resume"), {}
-    resume.unlink(missing_ok=True)
-    for frac in st.budget:            # one run, paused at each budget fraction (constant lr: pausing changes nothing)
-        hist = train_stage2(system.gpt, cond, x, replace(st.tcfg, steps=max(1, round(frac * st.tcfg.steps)), ckpt_path=str(resume)), resume=True)
-        snaps[str(frac)] = {k: v.detach().clone() for k, v in system.gpt.state_dict().items()}
-    save_checkpoint(st.path, {"snapshots": snaps, "history": hist})
-    resume.unlink(missing_ok=True)
-    return st.path
+        hist = train_stage1(model, loss, train, tcfg, resume=True)
+        path = save_checkpoint(st.path, {"state_dict": model.state_dict(), "history": hist})
+    else:
+        _load_stage1(system, st.needs)
+        cond, x = encode_dataset(system, first_scenes(train, st.tokens))
+        # the weights at each budget fraction, kept as the run passes it (one run, on its own learning-rate schedule)
+        at = {max(1, round(f * st.tcfg.steps)): str(f) for f in st.budget}
+        snap = lambda f: steps_dir / f"snapshot-{f}.pt"
+        def keep(row):
+            if row["step"] in at: save_checkpoint(snap(at[row["step"]]), {k: v.detach().clone() for k, v in system.gpt.state_dict().items()})
+        hist = train_stage2(system.gpt, cond, x, replace(tcfg, log_every=math.gcd(tcfg.log_every, *at)), resume=True, hooks=FitHooks(on_log=keep))
+        path = save_checkpoint(st.path, {"snapshots": {f: load_checkpoint(snap(f)) for f in at.values()}, "history": hist})
+    shutil.rmtree(steps_dir, ignore_errors=True)
+    return path
 
 def _init_worker(threads: int):
     torch.set_num_threads(threads); keep_freed_memory()    # a training step's activations reuse freed memory (07_training)
@@ -575,7 +605,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     log(f"device {pick_device(cfg.device)}, {torch.get_num_threads()} threads, training in {pick_precision(cfg.precision, cfg.device)}; settings {asdict(cfg)}")
     render_scene_grid(out, n=16, size=max(cfg.size, 64), seed=cfg.seed)
     classes, n_classes = list(SynthScenes.classes), len(SynthScenes.classes)
-    train = SynthScenes(cfg.n_train, size=cfg.size, split="train", seed=cfg.seed).tensors()
+    train = SynthScenes(cfg.n_train, size=cfg.size, split="train", seed=cfg.seed)    # rendered batch by batch, in the workers
     val = SynthScenes(cfg.n_val, size=cfg.size, split="val", seed=cfg.seed).tensors()
     data_key = settings_key("SynthScenes", cfg.n_train, cfg.size, cfg.seed)
     s1, s2 = stage_configs(cfg)
@@ -595,10 +625,11 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     # the real images' FID statistics, once per image (computed while a core waits for the last training stage, or later)
     fid_real = Steps(fid_steps(val[0], cfg.device), what="the FID statistics of the validation images") if cfg.fid else None
     R = {"settings": asdict(cfg), "classes": classes,
-         "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL}},
+         "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL},
+                       "calibration": segmenter_calibration(seg, *val, classes)},
          "rows": {}, "train_seeds": {}}
     label = lambda n, sd: n if len(train_seeds) == 1 else f"{n} [training seed {sd}]"   # the progress lines name the seed
-    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget))
+    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens)
                   for n, c in configs[sd].items()} for sd in train_seeds}
     workers, threads = stage_workers(cfg)
     if workers > 1: log(f"training in {workers} worker processes of {threads} thread{'s' if threads > 1 else ''} each")
@@ -646,8 +677,15 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
         t2, t3 = reconstruction_table(systems, {"SynthScenes": val}, compute_fid=cfg.fid, fid_method="eigh", device=cfg.device,
                                       progress=False, fid_real={"SynthScenes": fid_real.result()} if cfg.fid else None)
     t2.save(out, "table2"); t3.save(out, "table3")
-    R["reconstruction"] = {n: {**{m: t2.values.get((n, "SynthScenes", m)) for m in t2.metrics}, "mIoU": t3.values[(n, "SynthScenes", "mIoU")]} for n in systems}
+    # the stage-1 ceiling: the segmenter on each system's reconstructions (a sample can hardly be more consistent than them)
+    R["reconstruction"] = {n: {**{m: t2.values.get((n, "SynthScenes", m)) for m in t2.metrics}, "mIoU": t3.values[(n, "SynthScenes", "mIoU")],
+                               "SC": semantic_consistency(seg, systems[n].reconstruct(*val)["image"], val[1])} for n in systems}
     for n, s in systems.items(): save_system(s, out / f"{file_stem(n)}.pt")
+    if cfg.preset == "long":       # the systems that ship with the package (`make pretrained` copies them into svq_nb/assets)
+        recipe = {k: v for k, v in asdict(cfg).items() if k not in ("device", "workers", "fid", "sample_seeds", "bootstrap", "train_seeds")}
+        scores = {n: {"reconstruction SC": R["reconstruction"][n]["SC"], **{f"sample SC, {ref} reference": R["rows"][row]["SC mIoU"][0]
+                                                                             for row, sn, ref in rows if sn == n}} for n in systems}
+        ship_pretrained({n: systems[n] for n in ("VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)") if n in systems}, out / "pretrained", recipe, scores)
     k = min(6, cfg.n_val)
     grid, cols = sample_grid(val[1][:k], val[0][:k], {r: scores[r].images[:k] for r, _, _ in rows})
     Image.fromarray(grid).save(out / "samples.png"); R["samples_columns"] = cols
@@ -684,15 +722,23 @@ def report_tables(R: dict) -> dict[str, str]:
     "The report's tables as Markdown, by name (also shown in 12_demo and the README)."
     s, T = R["settings"], {}
     n_val, seeds = s["n_val"], s["sample_seeds"]
-    T["synthesis"] = _md_table(["row", "protocol", *(f"{m} {_UP[m]}" for m in METRICS), "FID ↓ (seed 0)"],
-        [[r, v["reference"].replace("_", " "), *(_ms(v[m]) for m in METRICS), "–" if v["FID"] is None else f"{v['FID']:.1f}"] for r, v in R["rows"].items()]) + (
+    ceiling = lambda v: R["reconstruction"].get(v["system"], {}).get("SC")     # runs before the ceiling was measured: none
+    T["synthesis"] = _md_table(["row", "protocol", *(f"{m} {_UP[m]}" for m in METRICS), "stage-1 ceiling (SC of reconstructions)", "FID ↓ (seed 0)"],
+        [[r, v["reference"].replace("_", " "), *(_ms(v[m]) for m in METRICS), "–" if ceiling(v) is None else f"{ceiling(v):.3f}",
+          "–" if v["FID"] is None else f"{v['FID']:.1f}"] for r, v in R["rows"].items()]) + (
         f"\n\n*Table 1 (synthesis).* One sample per map for each of {n_val} validation scenes and each of {seeds} sampling seeds: "
         f"mean ± sample standard deviation over the sampling seeds. Protocol = the image a coupled system's z_s reads: ground truth "
         f"(the paper's), other (another validation example's image, fixed seeded derangement), none (reference-free). "
         f"SC mIoU: the segmenter's per-class IoU (|pred ∩ truth| / |pred ∪ truth| over all pixels of the set, unlabeled "
         f"pixels ignored), averaged over the classes present in the ground truth; the segmenter scores {R['segmenter']['mIoU']:.3f} "
         f"on the real validation images (" + ", ".join(f"{c} {R['segmenter'][f'IoU {c}']:.2f}" for c in SMALL) + "). "
-        f"FID from {n_val} samples: biased upwards, comparable only within this table.")
+        f"Stage-1 ceiling: the same segmenter on the system's stage-1 reconstructions of the true images; a sample can hardly "
+        f"be more consistent than its decoder's reconstruction. FID from {n_val} samples: biased upwards, comparable only within this table.")
+    if "calibration" in R["segmenter"]:
+        T["calibration"] = calibration_table(R["segmenter"]["calibration"]) + (
+            f"\n\n*The judge.* The semantic-consistency segmenter on the {n_val} real validation images, clean and under fixed "
+            "layout-preserving degradations (loss against clean in brackets); large classes: sky, mountain, water, grass, sand, "
+            "road, building, tree; small: the rest (objects of a few pixels, which a 2x down-up erases).")
     T["differences"] = _md_table(["comparison (a − b)", *(f"{m} {_UP[m]}" for m in METRICS)],
         [[lab, *(_ci(v[m]) for m in METRICS)] for lab, v in R["differences"].items()]) + (
         f"\n\n*Differences with 95% bootstrap intervals* ({s['bootstrap']} paired resamples of the {n_val} validation examples; "
@@ -711,7 +757,7 @@ def report_tables(R: dict) -> dict[str, str]:
     T["reconstruction"] = _md_table(["system", *(f"{m} {_UP.get(m, '↑')}" for m in next(iter(R["reconstruction"].values())))],
         [[n, *("–" if x is None else f"{x:.3f}" for x in v.values())] for n, v in R["reconstruction"].items()]) + (
         f"\n\n*Tables 2 and 3 (reconstruction, stage 1 only)* on the {n_val} validation scenes; mIoU = semantic reconstruction "
-        "(decoded z_s against the input map, same IoU convention).")
+        "(decoded z_s against the input map, same IoU convention); SC = the segmenter on the reconstructed images (the stage-1 ceiling).")
     T["codebooks"] = _md_table(["system", *next(iter(R["codebooks"].values()))],
         [[n, *(f"{x:.2f}" for x in v.values())] for n, v in R["codebooks"].items()])
     if len(R["train_seeds"]) > 1:
@@ -778,6 +824,7 @@ def write_report(out: Path, R: dict) -> Path:
              "Columns: " + ", ".join(R["samples_columns"]) + f"; sampling seed 0, the first {min(6, s['n_val'])} validation "
              "scenes, tiles enlarged nearest-neighbour to 96 px.", "",
              "## Table 1: synthesis, per reference protocol", "", T["synthesis"], "",
+             *(["## The judge: semantic consistency, calibrated", "", T["calibration"], ""] if "calibration" in T else []),
              "## Differences, with intervals", "", T["differences"], "",
              "## Leakage controls", "", T["leakage"], "", "![leakage](leakage.png)", "",
              "## The paper's claims beside ours", "", T["paper"], "",
@@ -875,7 +922,9 @@ def main(argv: list[str] | None = None) -> dict:
                                 "report.md, results.json, tables, figures and checkpoints to --out.")
     p.add_argument("--out", default="runs/demo", help="output folder; finished stages are cached in OUT/cache and reused")
     p.add_argument("--quick", action="store_true", help="every step at toy size (a minute or two; the numbers mean nothing)")
-    p.add_argument("--fast", action="store_true", help="only VQGAN-T, sVQGAN-T and the reference-free sVQGAN-T")
+    p.add_argument("--fast", action="store_true", help="40%% of the default budget (at most 12 minutes on 2 CPU cores)")
+    p.add_argument("--long", action="store_true", help="train until the time-to-quality curves flatten (the shipped systems; about 90 minutes)")
+    p.add_argument("--all", action="store_true", help="all five systems: also VQVAE-T and sVQVAE-T (the default trains the three the widget compares)")
     p.add_argument("--lambda-sweep", action="store_true", help="VQGAN-T and sVQGAN-T at lambda 0.01, 0.1 and 1.0")
     p.add_argument("--train-seeds", type=int, default=1, help="repeat training with this many seeds and report the spread")
     for k, h in (("size", "image size (default 32; a multiple of 4)"), ("steps1", "stage-1 steps per VQ model"),
@@ -895,7 +944,10 @@ def main(argv: list[str] | None = None) -> dict:
     keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val,
                                     segnet_steps=a.segnet_steps).items() if v is not None}
-    kw = dict(device=a.device, seed=a.seed, fast=a.fast, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision, workers=a.workers, **given)
-    return run_demo(a.out, DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw))
+    if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
+    kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,
+              workers=a.workers, **given)
+    preset = DemoConfig.quick if a.quick else DemoConfig.fast if a.fast else DemoConfig.long if a.long else DemoConfig
+    return run_demo(a.out, preset(**kw))
 
 if __name__ == "__main__" and "__file__" in globals(): main()   # `python -m svq_nb.demo`, not a notebook kernel

@@ -20,11 +20,12 @@ from .weights import lpips_net, fid_inception, WeightsNotFound
 from .training import pick_device, progress_iter, save_checkpoint, load_checkpoint
 
 # %% auto #0
-__all__ = ['IN_TEST', 'RANGE_EPS', 'SSIM_SETTINGS', 'SSIM_MIN_SIZE', 'LPIPS_MIN_SIZE', 'FID_DIMS', 'SEGNET_RECIPE', 'SEGNET_FILE',
-           'check_images', 'check_pair', 'ssim', 'get_lpips', 'lpips', 'frechet_distance', 'get_fid_inception',
-           'fid_batch_size', 'fid_features', 'min_fid_samples_warning', 'FIDAccumulator', 'fid', 'ConfusionMatrix',
-           'SegNet', 'train_segnet', 'segment', 'segnet_confusion', 'semantic_consistency', 'segnet_reference_miou',
-           'train_reference_segnet', 'save_segnet', 'load_segnet']
+__all__ = ['IN_TEST', 'RANGE_EPS', 'SSIM_SETTINGS', 'SSIM_MIN_SIZE', 'LPIPS_MIN_SIZE', 'FID_DIMS', 'SYNTH_LARGE_CLASSES',
+           'DEGRADATIONS', 'SEGNET_RECIPE', 'SEGNET_FILE', 'check_images', 'check_pair', 'ssim', 'get_lpips', 'lpips',
+           'frechet_distance', 'get_fid_inception', 'fid_batch_size', 'fid_features', 'min_fid_samples_warning',
+           'FIDAccumulator', 'fid', 'ConfusionMatrix', 'SegNet', 'train_segnet', 'segment', 'segnet_confusion',
+           'semantic_consistency', 'segnet_reference_miou', 'binomial_blur', 'down_up', 'degrade_batch',
+           'train_reference_segnet', 'save_segnet', 'load_segnet', 'segmenter_calibration', 'calibration_table']
 
 # %% ../nbs/09_metrics.ipynb #be83edd6
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -309,8 +310,8 @@ def _check_images_labels(images: torch.Tensor, labels: torch.Tensor, n_classes: 
 
 def train_segnet(images: torch.Tensor, labels: torch.Tensor, steps: int = 600, seed: int = 0, n_classes: int | None = None,
                  batch_size: int = 32, lr: float = 3e-3, width: int = 32, device: str | torch.device = "auto",
-                 progress: bool | None = None) -> SegNet:
-    "Train a `SegNet` on real images [N,3,H,W] and label maps [N,H,W] (Adam, cosine decay, random flips, CE ignoring id 0)."
+                 progress: bool | None = None, degrade: float = 0.0) -> SegNet:
+    "Train a `SegNet` on real images [N,3,H,W] and label maps [N,H,W] (Adam, cosine decay, random flips, CE ignoring id 0); `degrade`: the fraction of images passed through `degrade_batch`."
     n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
     _check_images_labels(images, labels, n_classes)
     if (labels != 0).sum() == 0: raise ValueError("labels: every pixel is unlabeled (id 0); nothing to train on")
@@ -327,6 +328,7 @@ def train_segnet(images: torch.Tensor, labels: torch.Tensor, steps: int = 600, s
         x, y = images[idx].float(), labels[idx].long()
         flip = torch.rand(len(idx), generator=g) < 0.5
         x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
+        if degrade > 0: x = degrade_batch(x, g, degrade)
         loss = F.cross_entropy(net(x.to(device)), y.to(device), ignore_index=0)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         net.losses.append(loss.item())
@@ -355,8 +357,65 @@ def segnet_reference_miou(segnet: SegNet, images: torch.Tensor, labels: torch.Te
     "mIoU of `segnet` on real (validation) images: the ceiling to report next to `semantic_consistency`."
     return segnet_confusion(segnet, images, labels, batch_size).miou()
 
+# %% ../nbs/09_metrics.ipynb #ac39bdb8
+SYNTH_LARGE_CLASSES = ("sky", "mountain", "water", "grass", "sand", "road", "building", "tree")   # regions, not objects
+
+def binomial_blur(x: torch.Tensor) -> torch.Tensor:
+    "3x3 binomial blur ([1,2,1] x [1,2,1] / 16, edges replicated) of images [N,3,H,W]."
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    k = (k[:, None] * k[None]).div(16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=x.shape[1])
+
+def down_up(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    "Average-pool by `factor`, then bilinear upsampling back: the detail a `factor`-times smaller image keeps."
+    return F.interpolate(F.avg_pool2d(x, factor), scale_factor=factor, mode="bilinear", align_corners=False)
+
+def _gauss3(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    "Separable Gaussian blur with a 5-tap kernel (edges replicated)."
+    t = torch.arange(-2.0, 3.0, dtype=x.dtype, device=x.device); k = torch.exp(-t ** 2 / (2 * sigma ** 2)); k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="replicate"), k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, 2, 2), mode="replicate"), k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
+
+def _patchy(x: torch.Tensor) -> torch.Tensor:
+    "VQ-like artefacts: 4x4 colour cells blended with a 2x down-up, colours posterised to 16 levels."
+    cells = F.interpolate(F.avg_pool2d(x, 4), scale_factor=4, mode="nearest") if min(x.shape[-2:]) >= 4 else x
+    return torch.round((0.5 * cells + 0.5 * down_up(x)) * 8) / 8
+
+_SHAPE = (binomial_blur, lambda x: _gauss3(x, 0.6), lambda x: _gauss3(x, 1.0), lambda x: _gauss3(x, 1.4), down_up, _patchy)
+
+def degrade_batch(x: torch.Tensor, g: torch.Generator, p: float = 0.7) -> torch.Tensor:
+    """Each image of [N,3,H,W] with probability `p`: one layout-preserving degradation (blur, down-up or VQ-like patches),
+    then colour jitter (half the time) and noise (40%); seeded by `g`, values stay in [-1, 1]."""
+    n = len(x)
+    u = torch.rand(n, 4, generator=g)
+    kind = (torch.rand(n, generator=g) * len(_SHAPE)).long()
+    gain, off = 1 + 0.4 * (torch.rand(n, 3, 1, 1, generator=g) - 0.5), 0.3 * (torch.rand(n, 3, 1, 1, generator=g) - 0.5)
+    sd = 0.12 * torch.rand(n, 1, 1, 1, generator=g)
+    noise = torch.randn(x.shape, generator=g)
+    on = u[:, 0] < p
+    y = x.clone()
+    for k, f in enumerate(_SHAPE):
+        m = on & (kind == k)
+        if m.any(): y[m] = f(x[m])
+    jit = (on & (u[:, 1] < 0.5))[:, None, None, None]
+    y = torch.where(jit, y * gain.to(y) + off.to(y), y)
+    noisy = (on & (u[:, 2] < 0.4))[:, None, None, None]
+    y = torch.where(noisy, y + sd.to(y) * noise.to(y), y)
+    return y.clamp(-1, 1)
+
+def _colour_shift(x: torch.Tensor, seed: int = 2) -> torch.Tensor:
+    "A fixed (seeded) per-image colour gain of up to ±20% and offset of up to ±0.15."
+    g = torch.Generator().manual_seed(seed)
+    gain, off = 1 + 0.4 * (torch.rand(len(x), 3, 1, 1, generator=g) - 0.5), 0.3 * (torch.rand(len(x), 3, 1, 1, generator=g) - 0.5)
+    return (x * gain + off).clamp(-1, 1)
+
+DEGRADATIONS = {"clean": lambda x: x, "3x3 blur": binomial_blur, "2x down-up": down_up,
+                "noise 0.08": lambda x: (x + 0.08 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(-1, 1),
+                "colour shift": _colour_shift}
+
 # %% ../nbs/09_metrics.ipynb #5746dc67
-SEGNET_RECIPE = dict(n_train=4000, size=32, data_seed=7, steps=1500, seed=0, batch_size=32, width=32)
+SEGNET_RECIPE = dict(n_train=20000, size=32, data_seed=7, steps=5000, seed=0, batch_size=32, width=48, degrade=0.7)
 SEGNET_FILE = files("svq_nb") / "assets" / "segnet_synthscenes32.pt"
 
 def train_reference_segnet(progress: bool | None = None, device: str | torch.device = "auto", **recipe) -> SegNet:
@@ -365,7 +424,7 @@ def train_reference_segnet(progress: bool | None = None, device: str | torch.dev
     r = {**SEGNET_RECIPE, **recipe}
     data = SynthScenes(r["n_train"], size=r["size"], split="train", seed=r["data_seed"]).tensors()
     net = train_segnet(*data, steps=r["steps"], seed=r["seed"], n_classes=len(SynthScenes.classes), batch_size=r["batch_size"],
-                       width=r["width"], device=device, progress=progress).cpu()
+                       width=r["width"], device=device, progress=progress, degrade=r["degrade"]).cpu()
     net.recipe = r
     return net
 
@@ -384,3 +443,24 @@ def load_segnet(path: str | os.PathLike | None = None) -> SegNet:
         raise ValueError(f"{p} is not an svq_nb segmenter (expected format 'svq_nb.segnet/1', got {st.get('format') if isinstance(st, dict) else type(st).__name__})")
     net = SegNet(st["n_classes"], st["width"]); net.load_state_dict(st["state_dict"]); net.recipe = st["recipe"]
     return net.eval()
+
+# %% ../nbs/09_metrics.ipynb #bbee1e50
+def segmenter_calibration(net: SegNet, images: torch.Tensor, labels: torch.Tensor, classes: list[str],
+                          large: tuple = SYNTH_LARGE_CLASSES, degradations: dict = DEGRADATIONS) -> dict[str, dict[str, float]]:
+    "{degradation: {'mIoU', 'large-class mIoU', 'small-class mIoU', 'IoU <class>'...}} of `net` on real images under each degradation."
+    big = torch.tensor([c in large for c in classes])
+    out = {}
+    for name, f in degradations.items():
+        iou = segnet_confusion(net, f(images), labels).iou()
+        out[name] = {"mIoU": float(iou.nanmean()), "large-class mIoU": float(iou[big].nanmean()),
+                     "small-class mIoU": float(iou[~big].nanmean()), **{f"IoU {c}": float(iou[i]) for i, c in enumerate(classes) if i}}
+    return out
+
+def calibration_table(cal: dict[str, dict[str, float]]) -> str:
+    "The calibration as a Markdown table: one row per degradation, the loss against clean images in brackets."
+    keys = ("mIoU", "large-class mIoU", "small-class mIoU")
+    clean = cal["clean"]
+    rows = ["| images | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, v in cal.items():
+        rows.append(f"| {name} | " + " | ".join(f"{v[k]:.3f}" + ("" if name == "clean" else f" ({v[k] - clean[k]:+.3f})") for k in keys) + " |")
+    return "\n".join(rows)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/08_synthesis.ipynb #015a605d
 from __future__ import annotations
-import contextlib
+import contextlib, hashlib, json, subprocess, time
+from importlib.resources import files
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from fastcore.basics import patch
 from .training import TrainConfig, train_stage1, train_stage2, save_checkpoint, load_checkpoint, pick_device
 
 # %% auto #0
-__all__ = ['SYSTEM_NAMES', 'REFERENCES', 'SystemConfig', 'System', 'derangement', 'reference_images', 'check_reference',
-           'encode_dataset', 'save_system', 'load_system', 'tiny_system', 'reference_dependency']
+__all__ = ['SYSTEM_NAMES', 'REFERENCES', 'PRETRAINED_DIR', 'SystemConfig', 'System', 'derangement', 'reference_images',
+           'check_reference', 'encode_dataset', 'save_system', 'load_system', 'tiny_system', 'settings_key',
+           'file_stem', 'pretrained_manifest', 'ship_pretrained', 'pretrained', 'reference_dependency']
 
 # %% ../nbs/08_synthesis.ipynb #111ad839
 SYSTEM_NAMES = ("VQVAE-T", "VQGAN-T", "sVQVAE-T", "sVQGAN-T")
@@ -41,6 +43,9 @@ class SystemConfig:
     disc_start: int = 250             # VQGAN: step at which the discriminator switches on
     disc_warmup: int = 100
     perceptual_weight: float = 1.0    # VQGAN: LPIPS weight (VQVAE systems use a pixel loss only)
+    lpips_net: str = "vgg"            # VQGAN: the perceptual network ("vgg" as taming, or "alex": about 50x cheaper at 32 px)
+    disc_ndf: int = 64                # VQGAN: width of the PatchGAN discriminator's first layer (taming: 64)
+    disc_weight: float = 0.8          # VQGAN: scale of the adaptive GAN weight (taming: 0.8)
     pixel: str = "l1"
     seed: int = 0
 
@@ -116,7 +121,8 @@ class System(nn.Module):
 
     def _image_loss(self) -> nn.Module:
         c = self.cfg
-        if c.gan: return VQGANLoss(disc_start=c.disc_start, disc_warmup=c.disc_warmup, perceptual_weight=c.perceptual_weight, pixel=c.pixel, disc_seed=c.seed)
+        if c.gan: return VQGANLoss(disc_start=c.disc_start, disc_warmup=c.disc_warmup, perceptual_weight=c.perceptual_weight, pixel=c.pixel,
+                                   lpips_net=c.lpips_net, disc_ndf=c.disc_ndf, disc_weight=c.disc_weight, disc_seed=c.seed)
         return VQVAELoss(pixel=c.pixel)
 
     def stage1_parts(self) -> list[tuple[str, nn.Module, nn.Module]]:
@@ -243,10 +249,11 @@ def fit(self: System, data, stage1: TrainConfig | None = None, stage2: TrainConf
     return hist
 
 # %% ../nbs/08_synthesis.ipynb #bd6951fe
-def save_system(system: System, path: str | Path) -> Path:
-    "Write `system` (config + weights) atomically to `path`."
-    cfg = asdict(system.cfg)
-    return save_checkpoint(path, {"format": "svq_nb.system/1", "config": cfg, "state_dict": system.state_dict()})
+def save_system(system: System, path: str | Path, half: bool = False, meta: dict | None = None) -> Path:
+    "Write `system` (config + weights) atomically to `path`; `half`: floating-point weights as fp16 (half the file; loaded back into fp32)."
+    sd = system.state_dict()
+    if half: sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+    return save_checkpoint(path, {"format": "svq_nb.system/1", "config": asdict(system.cfg), "state_dict": sd, **({"meta": meta} if meta else {})})
 
 def load_system(path: str | Path, map_location: str | torch.device = "cpu") -> System:
     "Rebuild a system saved by `save_system` (no pickled code is executed)."
@@ -255,7 +262,8 @@ def load_system(path: str | Path, map_location: str | torch.device = "cpu") -> S
         raise ValueError(f"{path} is not an svq_nb system checkpoint (expected format 'svq_nb.system/1', got {st.get('format') if isinstance(st, dict) else type(st).__name__})")
     cfg = dict(st["config"]); cfg["vq"] = VQConfig(**cfg["vq"])
     system = System(SystemConfig(**cfg))
-    system.load_state_dict(st["state_dict"])
+    system.load_state_dict(st["state_dict"])          # fp16 weights of a shipped system are copied into the fp32 model
+    system.meta = st.get("meta", {})
     return system.eval()
 
 # %% ../nbs/08_synthesis.ipynb #6697cdcb
@@ -264,6 +272,56 @@ def tiny_system(name: str, n_classes: int, image_dropout: float = 0.0, size: int
     vq = VQConfig.tiny(attention=False, ch=8, resolution=size, z_channels=8, embed_dim=8, n_embed=32, n_embed_s=16)
     return System(SystemConfig(name, n_classes, vq=vq, gpt_layers=1, gpt_heads=2, gpt_embd=32, image_dropout=image_dropout,
                                perceptual_weight=0.0, **kw))
+
+# %% ../nbs/08_synthesis.ipynb #a676b9ed
+PRETRAINED_DIR = files("svq_nb") / "assets" / "pretrained"
+
+def settings_key(*parts) -> str:
+    "A short hash of JSON-able settings: the name under which a trained model is stored (the demo's cache, shipped files)."
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+def file_stem(name: str) -> str:
+    "A file name for a system name: 'sVQGAN-T (ref-free)' -> 'sVQGAN-T_ref-free'."
+    return name.replace(" ", "_").replace("(", "").replace(")", "").replace("=", "")
+
+def _git_commit() -> tuple[str, bool]:
+    "(short commit hash of the checkout this package runs from, whether it has uncommitted changes); ('unknown', False) outside git."
+    here = Path(__file__).resolve().parent
+    try:
+        run = lambda *a: subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return run("rev-parse", "--short", "HEAD"), bool(run("status", "--porcelain", "--untracked-files=no"))
+    except Exception: return "unknown", False
+
+def pretrained_manifest(folder: str | Path | None = None) -> dict:
+    "The manifest of shipped systems: {name: {'file', 'recipe', 'recipe_key', 'commit', 'dirty', 'date', 'scores'}} ({} when none ship)."
+    p = Path(str(folder or PRETRAINED_DIR)) / "manifest.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+def ship_pretrained(systems: dict[str, System], folder: str | Path, recipe: dict, scores: dict | None = None) -> Path:
+    "Write each system in fp16 as `<name>-<recipe key>-<commit>.pt` into `folder` and record it in `folder/manifest.json`; returns the manifest."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    commit, dirty = _git_commit()
+    man = pretrained_manifest(folder)
+    for name, s in systems.items():
+        key = settings_key(recipe, asdict(s.cfg))
+        entry = {"file": f"{file_stem(name)}-{key}-{commit}.pt", "recipe": recipe, "recipe_key": key, "commit": commit, "dirty": dirty,
+                 "date": time.strftime("%Y-%m-%d"), "scores": (scores or {}).get(name, {})}
+        old = man.get(name, {}).get("file")
+        save_system(s, folder / entry["file"], half=True, meta={k: v for k, v in entry.items() if k != "file"})
+        if old and old != entry["file"]: (folder / old).unlink(missing_ok=True)      # one file per system
+        man[name] = entry
+    p = folder / "manifest.json"; tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(man, indent=1, sort_keys=True), encoding="utf-8"); tmp.replace(p)
+    return p
+
+def pretrained(name: str = "sVQGAN-T (ref-free)", folder: str | Path | None = None, device: str | torch.device = "cpu") -> System:
+    "A converged system shipped with svq_nb (`make demo ARGS=--long`), loaded offline with `weights_only`; eval mode, `.meta` says how it was made."
+    man = pretrained_manifest(folder)
+    where = Path(str(folder or PRETRAINED_DIR))
+    if name not in man:
+        raise ValueError(f"no shipped system named {name!r} in {where}: " + (f"shipped are {sorted(man)}" if man else
+                         "nothing ships there (make demo ARGS=--long, then make pretrained, writes them)"))
+    return load_system(where / man[name]["file"]).to(device)
 
 # %% ../nbs/08_synthesis.ipynb #b30eb681
 def reference_dependency(system: System, images: torch.Tensor, labels: torch.Tensor, shift: int = 1) -> float:

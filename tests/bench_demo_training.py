@@ -36,7 +36,7 @@ def main():
     p.add_argument("--frac", type=float, default=0.15, help="fraction of the demo's stage-1 and stage-2 steps")
     a = p.parse_args()
     cores = os.cpu_count() or 1
-    base = DemoConfig(fast=True)
+    base = DemoConfig()
     cfg = replace(base, steps1=max(2, round(a.frac * base.steps1)), steps2=max(2, round(a.frac * base.steps2)))
     train = SynthScenes(cfg.n_train, size=cfg.size, split="train", seed=cfg.seed).tensors()
     print(f"--fast stages at {cfg.steps1} stage-1 / {cfg.steps2} stage-2 steps ({a.frac:.0%} of the demo's), {cores} cores")

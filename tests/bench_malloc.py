@@ -29,7 +29,7 @@ else:
     from svq_nb.synthesis import System
     from svq_nb.training import TrainConfig, train_stage1
     torch.set_num_threads(1)
-    scfg = replace(system_configs(DemoConfig(fast=True), len(SynthScenes.classes), 0)["sVQGAN-T"], disc_start=2, disc_warmup=1)
+    scfg = replace(system_configs(DemoConfig(), len(SynthScenes.classes), 0)["sVQGAN-T"], disc_start=2, disc_warmup=1)
     _, model, loss = System(scfg).stage1_parts()[0]
     train = SynthScenes(256, size=32, split="train", seed=0).tensors()
     t, c = time.perf_counter(), os.times()

@@ -79,13 +79,13 @@ def test_demo_probe_tiles_keys_paper():
     test_eq(big.shape, (96, 96, 3)); test_eq(big[::3, ::3], tile); test_eq(big[1::3, 2::3], tile)   # nearest neighbour, x3
     test_eq(enlarge(np.zeros((100, 100, 3), np.uint8)).shape, (100, 100, 3))
     assert settings_key({"a": 1, "b": 2}) == settings_key({"b": 2, "a": 1}) != settings_key({"a": 1, "b": 3})
-    cfg = DemoConfig.quick()
+    cfg = DemoConfig.quick(all_systems=True)
     s1 = TrainConfig(steps=3)
     vq_keys = {n: _stage1_key(c, "seg_vq", s1, "d") for n, c in system_configs(cfg, 17, 0).items() if not c.coupled}
     test_eq(len(set(vq_keys.values())), 1)                                      # VQVAE-T and VQGAN-T share the semantic VQ model
     im_keys = {n: _stage1_key(c, "image_vq", s1, "d") for n, c in system_configs(cfg, 17, 0).items() if not c.coupled}
     test_eq(len(set(im_keys.values())), 2)                                      # but not the image model
-    test_eq(list(system_configs(replace(cfg, fast=True), 17, 0)), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
+    test_eq(list(system_configs(replace(cfg, all_systems=False), 17, 0)), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])   # the default three
     test_eq([c.lam for c in system_configs(replace(cfg, lambda_sweep=True), 17, 0).values()][1:], [0.01, 0.1, 1.0])
     dirs = paper_directions("VQGAN-T", "sVQGAN-T")                               # from the shipped copy of the paper's Table 1
     test_eq(dirs["SSIM"], [("Cityscapes", "better"), ("ADE20k", "better"), ("COCO-Stuff", "better")])
@@ -111,7 +111,7 @@ def test_quick_demo_writes_everything():
     logs = []
     print("the whole pipeline at toy size, then a second training seed in the same folder (about a minute on 2 CPU cores)")
     with tempfile.TemporaryDirectory() as d:
-        r = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2), log=logs.append)
+        r = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True), log=logs.append)
         names = sorted(p.name for p in Path(d).iterdir())
         for f in ["report.md", "results.json", "samples.png", "losses.png", "codebooks.png", "leakage.png", "budget.png", "compare.png",
                   "table2.md", "table3.json", "VQVAE-T.pt", "sVQVAE-T.pt", "VQGAN-T.pt", "sVQGAN-T.pt", "sVQGAN-T_ref-free.pt"]:
@@ -131,7 +131,7 @@ def test_quick_demo_writes_everything():
                   "**Honest headline, reference-free", "**sVQGAN-T vs VQGAN-T**", "**sVQVAE-T vs VQVAE-T**"):   # the plain statements found their differences
             assert s in report, s
         # what the notebooks load from a finished run instead of training again: its segmenter and its training logs
-        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, precision=pick_precision("auto", "cpu")))
+        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True, precision=pick_precision("auto", "cpu")))
         test_eq(R["settings"]["precision"], "auto"); test_eq(R["machine"]["precision"], pick_precision("auto", "cpu"))
         val = SynthScenes(6, size=32, split="val", seed=0).tensors()
         seg_miou = iou_from_confusion(per_example_confusion(segment(load_segmenter(d), val[0]), val[1], len(SynthScenes.classes)).sum(0)).nanmean()
@@ -143,7 +143,7 @@ def test_quick_demo_writes_everything():
         assert "s_ce" in h["sVQGAN-T"]["vq"][-1] and h["sVQGAN-T"]["vq"] != h["sVQVAE-T"]["vq"]
         # a second training seed in the same folder, in two worker processes: seed 0 entirely from the cache, seed 1 trains the headline pair only
         logs = []
-        r2 = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, train_seeds=2, workers=2), log=logs.append)
+        r2 = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True, train_seeds=2, workers=2), log=logs.append)
         trained = [l for l in logs if re.search(r": stage [12] \(.*\), \d+ steps", l)]   # the lines that start a training stage
         test_eq(len(trained), 5)                    # VQGAN-T: image_vq, seg_vq, Transformer; ref-free: vq, Transformer
         test_eq(r2["stages"], {"trained": 5, "reused": 12})
@@ -154,9 +154,9 @@ def test_quick_demo_writes_everything():
         assert "| sVQGAN-T (ref-free) · no reference − VQGAN-T |" in (Path(d) / "report.md").read_text()
         tb = headline_by_budget({"one seed": R, "two seeds": r2})
         d0 = [R["train_seeds"]["0"][HEADLINE_ROWS[1]][m] - R["train_seeds"]["0"][HEADLINE_ROWS[0]][m] for m in ("SSIM", "LPIPS", "SC mIoU")]
-        assert f"| one seed | 4 / 4 | 1 | {d0[0]:+.3f} | {d0[1]:+.3f} | {d0[2]:+.3f} |" in tb, tb      # one seed: its value, no spread
+        assert f"| one seed | 8 / 4 | 1 | {d0[0]:+.3f} | {d0[1]:+.3f} | {d0[2]:+.3f} |" in tb, tb      # one seed: its value, no spread
         d1 = r2["train_seeds"][1][HEADLINE_ROWS[1]]["SSIM"] - r2["train_seeds"][1][HEADLINE_ROWS[0]]["SSIM"]
-        assert f"| two seeds | 4 / 4 | 2 | {np.mean([d0[0], d1]):+.3f} ± {spread([d0[0], d1]):.3f} ({d0[0]:+.3f}, {d1:+.3f}) |" in tb, tb
+        assert f"| two seeds | 8 / 4 | 2 | {np.mean([d0[0], d1]):+.3f} ± {spread([d0[0], d1]):.3f} ({d0[0]:+.3f}, {d1:+.3f}) |" in tb, tb
         next((Path(d) / "cache").glob("segnet-*.pt")).unlink()
         test_fail(lambda: load_segmenter(d), contains="has no segmenter")
     test_eq(segmenter_path(DemoConfig(), Path("c")), None)            # the default settings: the segmenter shipped with svq_nb
@@ -178,7 +178,7 @@ def test_quick_demo_writes_everything():
 
 def test_demo_training_workers():
     print("training in two single-threaded worker processes: the same weights as one thread here; a stage that fails (about 40 s)")
-    quick = system_configs(DemoConfig.quick(), len(SynthScenes.classes), 0)
+    quick = system_configs(DemoConfig.quick(all_systems=True), len(SynthScenes.classes), 0)
     small = lambda c: replace(c, vq=replace(c.vq, ch=8, z_channels=8, embed_dim=8, attn_resolutions=(), resolution=16), gpt_layers=1,
                               gpt_embd=32, perceptual_weight=0.0)
     cfgs = {n: small(quick[n]) for n in ("VQVAE-T", "sVQVAE-T")}
@@ -222,3 +222,23 @@ def test_demo_training_workers():
     p._timed = [10.0, 50.0]                                                                  # 0.2 s per unit
     p.running = {"a": (time.perf_counter() - 10, 100.0), "b": (time.perf_counter() - 1000, 10.0)}
     test_close(p._done_now(), 50 + 0.5 * 100 + 0.9 * 10, eps=0.5)                            # half of a; b capped at 90%
+
+
+def test_demo_stage_resumes():
+    from svq_nb.training import Interrupted
+    cfg = system_configs(DemoConfig.quick(), len(SynthScenes.classes), 0)["VQGAN-T"]
+    cfg = replace(cfg, vq=replace(cfg.vq, ch=8, z_channels=8, embed_dim=8, resolution=16), gpt_layers=1, gpt_embd=32, perceptual_weight=0.0)
+    data = SynthScenes(16, size=16, seed=0).tensors()
+    s1 = TrainConfig(steps=6, batch_size=8, progress=False, codebook_warmup=2)
+    with tempfile.TemporaryDirectory() as d:
+        a, b = (Stage("x", cfg, "image_vq", Path(d) / f"{k}.pt", s1) for k in "ab")
+        run_stage(a, data)
+        # b stops after 3 steps, as a killed run would: its step checkpoint is what the rerun finds
+        _, model, loss = next(p for p in System(cfg).stage1_parts() if p[0] == "image_vq")
+        calls = iter(range(100))
+        with pytest.raises(Interrupted):
+            train_stage1(model, loss, data, replace(s1, ckpt_dir=str(b.path.with_suffix(".steps")), ckpt_every=1, ckpt_keep=1),
+                         hooks=FitHooks(should_stop=lambda: next(calls) == 2))
+        run_stage(b, data)
+        for p, q in zip(load_checkpoint(a.path)["state_dict"].values(), load_checkpoint(b.path)["state_dict"].values()): test_eq(p, q)
+        assert not b.path.with_suffix(".steps").exists()                    # the step checkpoints go once the stage is done

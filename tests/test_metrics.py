@@ -207,6 +207,18 @@ def test_segnet_toy():
     test_fail(lambda: train_segnet(images, torch.zeros_like(labels), steps=1, n_classes=3), contains="every pixel is unlabeled")
 
 
+def test_degradations_keep_shape_and_range():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    y = degrade_batch(x, g, p=1.0)
+    test_eq(y.shape, x.shape); assert y.min() >= -1 and y.max() <= 1 and not torch.equal(y, x)
+    test_eq(degrade_batch(x, torch.Generator().manual_seed(0), p=1.0), y)            # seeded: same draw, same images
+    test_eq(degrade_batch(x, g, p=0.0), x)                                             # p = 0: untouched
+    flat = torch.full((2, 3, 8, 8), 0.25)                                              # a flat image: blur and down-up change nothing
+    for f in (binomial_blur, down_up): test_close(f(flat), flat, eps=1e-6)
+    test_close(binomial_blur(x).mean(), x.mean(), eps=0.05)                            # blur moves no mass
+
+
 def test_reference_segnet_shipped():
     import tempfile
     from svq_nb.data import SynthScenes
@@ -226,3 +238,15 @@ def test_reference_segnet_shipped():
         test_fail(lambda: load_segnet(f"{d}/missing.pt"), contains="missing.pt does not exist")
     r = train_reference_segnet(progress=False, n_train=16, steps=2)          # the recipe runs (tiny here; make segnet: full)
     test_eq(r.recipe["steps"], 2); test_eq(r.recipe["n_train"], 16); test_eq(r.recipe["data_seed"], 7)
+
+
+def test_reference_segnet_robust():
+    from svq_nb.data import SynthScenes
+    x, y = SynthScenes(256, size=32, split="val").tensors()
+    cal = segmenter_calibration(load_segnet(), x, y, SynthScenes.classes)
+    test_eq(list(cal), list(DEGRADATIONS))
+    clean, blur, du = cal["clean"], cal["3x3 blur"], cal["2x down-up"]
+    assert clean["mIoU"] >= 0.80, clean["mIoU"]                                           # a good judge of real images
+    assert clean["mIoU"] - blur["mIoU"] <= 0.08, (clean["mIoU"], blur["mIoU"])              # that forgives a little blur
+    assert clean["large-class mIoU"] - du["large-class mIoU"] <= 0.10, (clean, du)           # and reads the layout of a 2x down-up
+    assert "| 2x down-up |" in calibration_table(cal) and "(-0." in calibration_table(cal)

@@ -88,6 +88,28 @@ def test_save_load_roundtrip():
         test_fail(lambda: load_system(f"{d}/x.pt"), contains="is not an svq_nb system checkpoint")
 
 
+def test_pretrained_roundtrip():
+    img, lab = SynthScenes(2, size=16, seed=3).tensors()
+    sys_ = {"VQGAN-T": tiny_system("VQGAN-T", len(SynthScenes.classes)), "sVQGAN-T (ref-free)": tiny_system("sVQGAN-T", len(SynthScenes.classes), ref_free="label_branch")}
+    with tempfile.TemporaryDirectory() as d:
+        test_eq(pretrained_manifest(d), {})
+        test_fail(lambda: pretrained("VQGAN-T", d), contains="nothing ships there")
+        man = json.loads(ship_pretrained(sys_, d, {"steps1": 3}, {"VQGAN-T": {"SC": 0.5}}).read_text())
+        test_eq(sorted(man), ["VQGAN-T", "sVQGAN-T (ref-free)"]); test_eq(man["VQGAN-T"]["scores"], {"SC": 0.5})
+        f = man["sVQGAN-T (ref-free)"]["file"]
+        assert f.startswith("sVQGAN-T_ref-free-" + man["sVQGAN-T (ref-free)"]["recipe_key"]) and f.endswith(man["sVQGAN-T (ref-free)"]["commit"] + ".pt")
+        st = torch.load(Path(d) / f, weights_only=True)
+        assert all(v.dtype in (torch.float16, torch.long, torch.int64, torch.bool) for v in st["state_dict"].values())   # half the bytes
+        for n, s in sys_.items():
+            t = pretrained(n, d)
+            test_eq(t.cfg, s.cfg); test_eq(t.meta["recipe"], {"steps1": 3})
+            for p, q in zip(s.state_dict().values(), t.state_dict().values()): test_close(p.float(), q.float(), eps=2e-3)   # fp16 rounding only
+            test_close(t.reconstruct(img, lab)["image"], s.reconstruct(img, lab)["image"], eps=0.02)
+        ship_pretrained({"VQGAN-T": sys_["VQGAN-T"]}, d, {"steps1": 4})                  # a new recipe replaces the old file
+        test_eq(len(list(Path(d).glob("VQGAN-T-*.pt"))), 1)
+        test_fail(lambda: pretrained("VQVAE-T", d), contains="shipped are ['VQGAN-T', 'sVQGAN-T (ref-free)']")
+
+
 def test_fit_runs_both_stages():
     import copy
     data = SynthScenes(16, size=16, seed=4).tensors()
