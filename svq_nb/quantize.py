@@ -92,7 +92,7 @@ class VectorQuantizer(nn.Module):
         B, D, h, w = z.shape
         z_e = self.in_proj(z.permute(0, 2, 3, 1).reshape(-1, D))
         if self.l2_norm: z_e = F.normalize(z_e, dim=1)
-        if self.warming: return self._continuous(z_e, B, h, w)
+        if self._warm.shape[0] > 0: return self._continuous(z_e, B, h, w)   # warming up (`start_warmup`, below)
         # restarts write into embedding.weight: do it before the codebook is read, so no saved tensor is modified
         n_restarted = self._restart(z_e.detach()) if self.training and self.restart_dead else 0
         codes = self.codebook()

@@ -286,7 +286,7 @@ def file_stem(name: str) -> str:
 
 def _git_commit() -> tuple[str, bool]:
     "(short commit hash of the checkout this package runs from, whether it has uncommitted changes); ('unknown', False) outside git."
-    here = Path(__file__).resolve().parent
+    here = Path(str(files("svq_nb")))         # not __file__: this cell also runs in a notebook kernel
     try:
         run = lambda *a: subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
         return run("rev-parse", "--short", "HEAD"), bool(run("status", "--porcelain", "--untracked-files=no"))
