@@ -29,14 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 N_CLASSES = len(SynthScenes.classes)
 
 # The stage-1 ladder: (label, changes to the recipe before it). "before" is the demo of 2026-12-05.
-BEFORE = dict(vq="tiny", codes=256, lr=2e-4, lpips="vgg", disc_ndf=64, disc_start=0.5, pool=2000, warmup=0.0)
+BEFORE = dict(vq="tiny", codes=256, lr=2e-4, lpips="vgg", disc_ndf=64, disc_start=0.5, disc_weight=0.8, pool=2000, warmup=0.0)
 LADDER = [("before (demo of 2026-12-05)", {}),
           ("+ LPIPS with AlexNet", dict(lpips="alex")),
           ("+ lr 1e-3", dict(lr=1e-3)),
           ("+ 2x2 patches as channels", dict(vq="patch2")),
           ("+ fresh scenes every step", dict(pool=0)),
           ("+ warm-up, k-means codebook of 1024", dict(warmup=0.25, codes=1024)),
-          ("+ late, narrow discriminator (after)", dict(disc_ndf=32, disc_start=0.75))]
+          ("+ late, narrow, light discriminator (after)", dict(disc_ndf=32, disc_start=0.75, disc_weight=0.1))]
 
 
 def recipes():
@@ -52,7 +52,7 @@ def image_part(r: dict, demo: DemoConfig, seed: int = 0):
     vq = (VQConfig.tiny(resolution=demo.size, quantizer=dict(restart_dead=True, dead_after=50, seed=seed)) if r["vq"] == "tiny"
           else demo_vq(demo, seed))
     vq = replace(vq, n_embed=r["codes"])
-    scfg = SystemConfig("VQGAN-T", N_CLASSES, vq=vq, lpips_net=r["lpips"], disc_ndf=r["disc_ndf"],
+    scfg = SystemConfig("VQGAN-T", N_CLASSES, vq=vq, lpips_net=r["lpips"], disc_ndf=r["disc_ndf"], disc_weight=r["disc_weight"],
                         disc_start=int(r["disc_start"] * demo.steps1), disc_warmup=max(1, demo.steps1 // 20), seed=seed)
     _, model, loss = next(p for p in System(scfg).stage1_parts() if p[0] == "image_vq")
     tcfg = TrainConfig(steps=demo.steps1, batch_size=demo.batch_size, lr=r["lr"], codebook_warmup=int(r["warmup"] * demo.steps1),
