@@ -21,12 +21,13 @@ def test_keep_freed_memory():
                        "faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt",
                        "for _ in range(8): torch.ones(2**24)",            # 64 MB, allocated and freed
                        "f0 = faults()",
-                       "for _ in range(4): torch.ones(2**24)",
+                       "for _ in range(8): torch.ones(2**24)",
                        "print(faults() - f0)"])
     if platform.libc_ver()[0] == "glibc":
         flt = {m: int(subprocess.run([sys.executable, "-c", probe, m], capture_output=True, text=True, check=True).stdout) for m in ("keep", "default")}
-        assert flt["default"] > 4 * 10_000, flt     # every 64 MB block page-faulted in again: 16384 pages of 4 KiB each time
-        assert flt["keep"] < 1_000, flt             # the freed block is reused: no fresh pages
+        assert flt["default"] > 8 * 10_000, flt     # every 64 MB block page-faulted in again: 16384 pages of 4 KiB each time
+        # the freed block is reused: no fresh pages (on a busy machine the kernel may reclaim it once: 16384 faults, not 8 x 16384)
+        assert flt["keep"] * 4 < flt["default"], flt
 
 
 def test_pick_precision():
@@ -42,6 +43,6 @@ def test_pick_precision():
     for gpu_bf16, want in ((True, "bf16"), (False, "fp32")):
         with mock.patch.object(torch.cuda, "is_bf16_supported", lambda *a, **k: gpu_bf16):
             test_eq(pick_precision("auto", "cuda"), want)
-    import svq_nb.training
-    assert svq_nb.training.pick_precision is pick_precision and svq_nb.training.keep_freed_memory is keep_freed_memory   # re-exported there
+    import svq_nb.cpu, svq_nb.training
+    assert svq_nb.training.pick_precision is svq_nb.cpu.pick_precision and svq_nb.training.keep_freed_memory is svq_nb.cpu.keep_freed_memory   # re-exported there
     print(f"this machine: bf16 instructions {cpu_has_bf16()}, auto precision on its CPU {pick_precision('auto', 'cpu')}")
