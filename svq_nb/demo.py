@@ -4,35 +4,36 @@
 
 # %% ../nbs/12_demo.ipynb #0715ddfd
 from __future__ import annotations
-import csv, hashlib, json, math, os, shutil, time, warnings
-from dataclasses import dataclass, asdict, field, fields, replace
-from importlib.resources import files
+import json, os, time, warnings
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .data import SynthScenes, render_scene_grid, colorize, to_uint8
+from .data import SynthScenes, render_scene_grid
 from .models import VQConfig
-from .training import TrainConfig, FitHooks, pick_device, pick_precision, cpu_has_bf16, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
-from .synthesis import System, SystemConfig, encode_dataset, save_system, settings_key, file_stem, ship_pretrained, reference_dependency, reference_images, derangement
+from .training import TrainConfig, pick_device, pick_precision, cpu_has_bf16, load_checkpoint, keep_freed_memory
+from .synthesis import System, SystemConfig, save_system, settings_key, file_stem, ship_pretrained, reference_dependency, reference_images, derangement
 from .metrics import segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
-from .metrics import segmenter_calibration, calibration_table, semantic_consistency
+from .metrics import segmenter_calibration, semantic_consistency
 from .evaluation import reconstruction_table
 from .compare import save_compare_grid
+# the stage machinery (appendix 95_workers) and the report's formatting (appendix 96_report), re-exported from here
+from .workers import (Progress, STAGE2_COST, SCORE_COST, FID_COST, step_cost, _stage1_key, Stage, plan_stages, _load_stage1, first_scenes,
+                            run_stage, load_trained, _init_worker, _stage_worker, train_stages, train_system, stage_workers, Steps, fid_steps)
+from .report import (SMALL, HEADLINE, HEADLINE_ROWS, TRUE, OTHER, NOREF, table_rows, comparisons, METRICS, _UP, spread, _md_table, _ms, _ci,
+                           _over_seeds, report_tables, differences_by_rows, paper_rows, paper_directions, paper_table, headline_table, _verdict,
+                           headline_statements, headline_by_budget, write_report, load_results, enlarge, sample_grid, _fig, plot_losses,
+                           plot_bars, plot_budget)
+
 
 # %% auto #0
-__all__ = ['SMALL', 'HEADLINE', 'HEADLINE_ROWS', 'STAGE2_COST', 'SCORE_COST', 'FID_COST', 'TRUE', 'OTHER', 'NOREF', 'METRICS',
-           'DemoConfig', 'demo_vq', 'system_configs', 'Progress', 'stage_configs', 'step_cost', 'Stage', 'plan_stages',
-           'first_scenes', 'run_stage', 'train_stages', 'load_trained', 'train_system', 'stage_workers',
-           'per_example_confusion', 'iou_from_confusion', 'RowScores', 'synthesize_set', 'Steps', 'fid_steps',
-           'score_row_steps', 'score_row', 'trained_row_steps', 'spread', 'seed_summary', 'bootstrap_diff',
-           'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage', 'paper_rows',
-           'paper_directions', 'enlarge', 'sample_grid', 'plot_losses', 'plot_bars', 'plot_budget', 'table_rows',
-           'comparisons', 'segmenter_recipe', 'segmenter_path', 'run_demo', 'report_tables', 'differences_by_rows',
-           'paper_table', 'write_report', 'headline_statements', 'headline_by_budget', 'load_results', 'run_config',
-           'load_segmenter', 'load_histories', 'main']
+__all__ = ['DemoConfig', 'demo_vq', 'system_configs', 'stage_configs', 'per_example_confusion', 'iou_from_confusion', 'RowScores',
+           'synthesize_set', 'score_row_steps', 'score_row', 'trained_row_steps', 'seed_summary', 'bootstrap_diff',
+           'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage', 'segmenter_recipe',
+           'segmenter_path', 'run_demo', 'run_config', 'load_segmenter', 'load_histories', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -85,10 +86,6 @@ class DemoConfig:
         "`make demo ARGS=--long`: 4x the stage-1 and 5x the stage-2 budget (about an hour on 2 cores); the systems `svq_nb.pretrained` ships."
         return cls(**{**dict(steps1=6000, steps2=3000, n_tokens=40_000, preset="long"), **kw})
 
-SMALL = ("lamp", "ball", "bird")
-HEADLINE = ("VQGAN-T", "sVQGAN-T (ref-free)")
-HEADLINE_ROWS = ("VQGAN-T", "sVQGAN-T (ref-free) · no reference")   # their rows of Table 1
-
 def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
     "The stage-1 architecture of every system: 2x2 patches as channels, one downsampling, 8x8 codes at 32 px (04_models)."
     # dead-code restarts: without them the tiny codebooks collapse to a few codes (see 02_quantize and 04_models)
@@ -107,38 +104,8 @@ def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, Syst
     return {**out, "VQGAN-T": mk("VQGAN-T"), "sVQGAN-T": mk("sVQGAN-T"),
             "sVQGAN-T (ref-free)": mk("sVQGAN-T", ref_free=cfg.ref_free)}
 
-# %% ../nbs/12_demo.ipynb #3328df0f
-class Progress:
-    "Logs which system and stage runs, with the elapsed time and a rough estimate of the time left (from the work done)."
-    def __init__(self, total: float, log=print):
-        self.total, self.done, self.t0, self.log = float(total), 0.0, time.perf_counter(), log
-        self.trained = self.reused = 0   # training stages run / taken from the cache
-        self.running, self._timed = {}, [0.0, 0.0]   # stages in worker processes: {key: (start, units)}; [seconds, units] of finished ones
-    def _done_now(self) -> float:
-        "Work done, counting the part of each running stage that its time so far suggests (from the finished stages' pace)."
-        secs, units = self._timed
-        if not self.running or not units: return self.done
-        now = time.perf_counter()
-        return self.done + sum(u * min(0.9, (now - t) / (u * secs / units)) for t, u in self.running.values())
-    def start(self, what: str):
-        "Announce a stage."
-        el, done = time.perf_counter() - self.t0, self._done_now()
-        left = f"; about {el / done * max(0.0, self.total - done) / 60:.0f} min left" if done else ""
-        self.log(f"[{el / 60:5.1f} min] {what}{left}")
-    def advance(self, units: float): self.done += units
-    def reused_stage(self, units: float, what: str):
-        "A training stage taken from the cache: its work leaves the estimate."
-        self.total -= units; self.reused += 1; self.log(what)
-    def trained_stage(self, units: float):
-        "A training stage finished."
-        self.advance(units); self.trained += 1
-    def worker_started(self, key, units: float): self.running[key] = (time.perf_counter(), units)
-    def worker_finished(self, key) -> float:
-        "A stage run in a worker process finished; its seconds."
-        t, units = self.running.pop(key); secs = time.perf_counter() - t
-        self._timed[0] += secs; self._timed[1] += units; self.trained_stage(units)
-        return secs
 
+# %% ../nbs/12_demo.ipynb #3328df0f
 def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
     "The stage-1 (VQ models) and stage-2 (Transformer) training settings of the experiment."
     precision = pick_precision(cfg.precision, cfg.device)     # resolved here: the stages' cache keys name fp32 or bf16
@@ -148,169 +115,6 @@ def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
                      schedule="cosine", grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=precision, progress=False)
     return s1, s2
 
-# Relative cost of the work (one VQVAE image-model step = 1), from the FLOPs of each step (07_training); only for the
-# time-left estimate.
-STAGE2_COST = 2.5    # one Transformer step (twice the batch)
-SCORE_COST = 15.0    # sampling and scoring one row of Table 1 for one sampling seed
-FID_COST = 90.0      # the Inception features of one set of validation-size samples
-
-def step_cost(scfg: SystemConfig, part: str) -> float:
-    "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
-    if part == "seg_vq": return 1.1
-    if part == "image_vq": return 1.15 if scfg.gan else 1.0
-    return (1.45 if scfg.gan else 1.3) * (1.1 if scfg.ref_free == "label_branch" else 1.0)
-
-def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -> str:
-    "Cache key of one stage-1 model: only the settings it depends on (so VQVAE-T and VQGAN-T share the semantic VQ model)."
-    c = asdict(scfg)
-    c = {k: c[k] for k in ("vq", "n_classes", "seed")} if part == "seg_vq" else {k: v for k, v in c.items() if not k.startswith("gpt_")}
-    return settings_key("stage1", part, c, asdict(s1), data_key)
-
-@dataclass
-class Stage:
-    "One training stage of system `name`: a stage-1 VQ model (`part` as in `System.stage1_parts`) or its Transformer (`part='gpt'`)."
-    name: str
-    scfg: SystemConfig
-    part: str
-    path: Path               # its checkpoint in the cache, named by the settings it depends on
-    tcfg: TrainConfig
-    needs: tuple = ()        # a Transformer: the checkpoints of the VQ models that encode its training data
-    budget: tuple = (1.0,)   # a Transformer: the fractions of its steps at which its weights are kept
-    units: float = 0.0       # relative cost, for the time-left estimate
-    tokens: int = 0          # a Transformer: it learns from the tokens of this many training scenes (0: all)
-    def __str__(self):
-        return f"{self.name}: stage {'2 (Transformer)' if self.part == 'gpt' else f'1 ({self.part})'}, {self.tcfg.steps} steps"
-
-def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
-                budget: tuple = (1.0,), tokens: int = 0) -> list[Stage]:
-    "The training stages of one system, its VQ models first, each under the cache path of the settings it depends on."
-    stages, keys = [], []
-    for part in scfg.stage1_names:
-        key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
-        stages.append(Stage(name, scfg, part, cache / f"{part}-{key}.pt", s1, units=step_cost(scfg, part) * s1.steps))
-    gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
-    path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
-    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), STAGE2_COST * s2.steps, tokens)]
-
-def _load_stage1(system: System, paths) -> dict:
-    "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."
-    hist = {}
-    for (part, model, _), path in zip(system.stage1_parts(), paths):
-        st = load_checkpoint(path); model.load_state_dict(st["state_dict"]); model.eval(); hist[part] = st["history"]
-    return hist
-
-def first_scenes(train, n: int):
-    "The first `n` training examples (all when `n` is 0): a slice of `(images, labels)` tensors, or a `Subset` of a Dataset."
-    if not n: return train
-    if isinstance(train, (tuple, list)): return tuple(t[:n] for t in train)
-    return torch.utils.data.Subset(train, range(min(n, len(train))))
-
-def run_stage(st: Stage, train) -> Path:
-    """Train one stage on `train` (`(images, labels)` or a Dataset such as `SynthScenes`) and write its checkpoint atomically to
-    `st.path`. A stage checkpoints every tenth of its steps next to it, so an interrupted run resumes where it stopped."""
-    system = System(st.scfg)
-    steps_dir = st.path.with_suffix(".steps")          # step checkpoints of the stage in progress (and the budget snapshots)
-    tcfg = replace(st.tcfg, ckpt_dir=str(steps_dir), ckpt_every=max(1, st.tcfg.steps // 10), ckpt_keep=1)
-    if st.part != "gpt":
-        _, model, loss = next(p for p in system.stage1_parts() if p[0] == st.part)
-        hist = train_stage1(model, loss, train, tcfg, resume=True)
-        path = save_checkpoint(st.path, {"state_dict": model.state_dict(), "history": hist})
-    else:
-        _load_stage1(system, st.needs)
-        cond, x = encode_dataset(system, first_scenes(train, st.tokens))
-        # the weights at each budget fraction, kept as the run passes it (one run, on its own learning-rate schedule)
-        at = {max(1, round(f * st.tcfg.steps)): str(f) for f in st.budget}
-        snap = lambda f: steps_dir / f"snapshot-{f}.pt"
-        def keep(row):
-            if row["step"] in at: save_checkpoint(snap(at[row["step"]]), {k: v.detach().clone() for k, v in system.gpt.state_dict().items()})
-        hist = train_stage2(system.gpt, cond, x, replace(tcfg, log_every=math.gcd(tcfg.log_every, *at)), resume=True, hooks=FitHooks(on_log=keep))
-        path = save_checkpoint(st.path, {"snapshots": {f: load_checkpoint(snap(f)) for f in at.values()}, "history": hist})
-    shutil.rmtree(steps_dir, ignore_errors=True)
-    return path
-
-def _init_worker(threads: int):
-    torch.set_num_threads(threads); keep_freed_memory()    # a training step's activations reuse freed memory (07_training)
-
-def _stage_worker(stage: dict, train) -> Path:
-    "`run_stage` in a worker process (the stage's fields as a dict)."
-    return run_stage(Stage(**stage), train)
-
-def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progress | None = None, threads: int = 1,
-                 idle: list[Steps] = ()) -> None:
-    """Train every stage whose checkpoint is not in the cache yet (a stage listed twice, such as a shared semantic VQ model,
-    once): one after another in this process, or with `workers > 1` in that many worker processes of `threads` threads
-    each, the ready stage with the most work behind it first, a Transformer as soon as its VQ models are done. When every
-    stage has started and a worker's cores would wait for the last ones, this process runs steps of the `idle` work
-    (`Steps`, the first ready one) on those cores meanwhile; what is left of it runs when its result is asked for."""
-    progress = progress or Progress(1, log=lambda *a: None)
-    todo, first = [], {}
-    for st in stages:
-        what = f"  {st.name}: stage {'2' if st.part == 'gpt' else f'1 ({st.part})'} reused"
-        if st.path in first: progress.reused_stage(st.units, f"{what} (shared with {first[st.path]})"); continue
-        first[st.path] = st.name
-        if st.path.is_file(): progress.reused_stage(st.units, f"{what} ({st.path.name})")
-        else: todo.append(st)
-    if workers <= 1 or len(todo) <= 1:
-        for st in todo:
-            progress.start(str(st)); run_stage(st, train); progress.trained_stage(st.units)
-        return
-    import concurrent.futures as cf, importlib, multiprocessing as mp
-    # the workers run the exported module's functions: what a notebook cell defines cannot be sent to another process
-    mod = importlib.import_module("svq_nb.demo")
-    pending, running = list(todo), {}
-    ex = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=mod._init_worker, initargs=(threads,))
-    try:
-        while pending or running:
-            busy = {s.path for s in pending} | {s.path for s in running.values()}
-            # longest path first: a VQ model counts the Transformer waiting for it, so no chain is left to run alone at the end
-            chain = lambda s: s.units + sum(t.units for t in pending if s.path in t.needs)
-            ready = sorted((s for s in pending if not busy.intersection(s.needs)), key=lambda s: -chain(s))
-            for st in ready[:workers - len(running)]:
-                pending.remove(st); progress.start(f"{st} (worker process)"); progress.worker_started(st.path, st.units)
-                running[ex.submit(mod._stage_worker, {f.name: getattr(st, f.name) for f in fields(st)}, train)] = st
-            free = workers - len(running)
-            job = next((j for j in idle if j.ready()), None) if free > 0 and not pending else None
-            if job is not None:     # nothing left to start: a step of the evaluation on the free cores, then look again
-                if not job.started: progress.log(f"  while {len(running)} stage{'s' if len(running) > 1 else ''} train{'' if len(running) > 1 else 's'}: {job.what}")
-                n = torch.get_num_threads(); torch.set_num_threads(free * threads)
-                try: job.step()
-                finally: torch.set_num_threads(n)
-                done = [f for f in running if f.done()]
-            else: done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for f in done:
-                st = running.pop(f)
-                try: f.result()
-                except Exception as e:
-                    hint = (" (a worker died: a script that calls this needs `if __name__ == '__main__':`, or use workers=1)"
-                            if isinstance(e, cf.process.BrokenProcessPool) else "")
-                    raise RuntimeError(f"{st} failed in a worker process ({type(e).__name__}: {e}){hint}; the stages finished "
-                                       f"before it are in {st.path.parent} and a rerun reuses them") from e
-                secs = progress.worker_finished(st.path)
-                progress.log(f"  {st.name}: {'Transformer' if st.part == 'gpt' else st.part} done in {secs / 60:.1f} min")
-    finally: ex.shutdown(wait=True, cancel_futures=True)
-
-def load_trained(stages: list[Stage]) -> tuple[System, dict, dict]:
-    "A system built from the checkpoints of its trained stages (`plan_stages`): (system, histories, {budget fraction: GPT state})."
-    gpt = stages[-1]
-    system = System(gpt.scfg)
-    hist = _load_stage1(system, gpt.needs)
-    st = load_checkpoint(gpt.path); snaps, hist["gpt"] = st["snapshots"], st["history"]
-    system.gpt.load_state_dict(snaps[str(gpt.budget[-1])])
-    return system.eval(), hist, snaps
-
-def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
-                 budget: tuple = (1.0,), progress: Progress | None = None) -> tuple[System, dict, dict]:
-    "Build and train one system in this process, reusing finished stages from `cache`; (system, histories, {budget fraction: GPT state})."
-    stages = plan_stages(name, scfg, s1, s2, cache, data_key, budget)
-    train_stages(stages, train, 1, progress)
-    return load_trained(stages)
-
-def stage_workers(cfg: DemoConfig) -> tuple[int, int]:
-    "(worker processes, threads each) for training: on a CPU one single-threaded process per core (up to 4), else one."
-    if cfg.workers: return cfg.workers, max(1, torch.get_num_threads() // cfg.workers)
-    if pick_device(cfg.device).type != "cpu": return 1, torch.get_num_threads()
-    n = min(4, torch.get_num_threads())
-    return n, max(1, torch.get_num_threads() // n)
 
 # %% ../nbs/12_demo.ipynb #ff6af60b
 def per_example_confusion(pred: torch.Tensor, target: torch.Tensor, n_classes: int, ignore_index: int = 0) -> torch.Tensor:
@@ -350,30 +154,6 @@ def synthesize_set(system: System, images: torch.Tensor, labels: torch.Tensor, r
                              seed=seed * 1000 + i // batch_size)[:, 0].cpu() for i in range(0, len(labels), batch_size)]
     return torch.cat(out)
 
-class Steps:
-    """A computation written as a generator of short steps (seconds each) that returns its result: `train_stages` runs
-    steps of it on cores that wait for the last training stage, `result()` runs whatever is left. `needs`: checkpoints
-    that must exist before its first step."""
-    def __init__(self, gen, needs=(), what: str = ""):
-        self.gen, self.needs, self.what, self.started, self.done, self.value = gen, tuple(needs), what, False, False, None
-    def ready(self) -> bool: return not self.done and all(Path(p).is_file() for p in self.needs)
-    def step(self) -> None:
-        "Run one step (the first one starts the computation)."
-        self.started = True
-        try: next(self.gen)
-        except StopIteration as e: self.done, self.value = True, e.value
-    def result(self):
-        "Run the steps that are left; the computation's result."
-        while not self.done: self.step()
-        return self.value
-
-def fid_steps(images: torch.Tensor, device: str = "auto"):
-    "The FID statistics of `images`, one Inception batch per step: the same batches in the same order as one `update`."
-    acc = FIDAccumulator(device=device, progress=False)
-    for i in range(0, len(images), acc.batch_size):
-        acc.update(images[i:i + acc.batch_size]); yield
-    return acc
-
 def score_row_steps(system: System, val: tuple, reference: str, seg, seeds: list[int], classes: list[str], ref_seed: int = 0,
                     fid_real: FIDAccumulator | Steps | None = None, device: str = "auto"):
     "`score_row` in steps: one per sampling seed, then one per Inception batch of the FID (`fid_real` may be `Steps`)."
@@ -404,11 +184,6 @@ def trained_row_steps(stages: list[Stage], *args, **kw):
     "`score_row_steps` of the system trained by `stages` (loaded at the first step)."
     return (yield from score_row_steps(load_trained(stages)[0], *args, **kw))
 
-def spread(xs) -> float:
-    "Sample standard deviation (ddof=1, NaNs left out) of a few repeated measurements; 0 for a single one."
-    xs = np.asarray(xs, dtype=float); xs = xs[~np.isnan(xs)]
-    return float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
-
 def seed_summary(r: RowScores) -> dict:
     "{metric: (mean over sampling seeds, sample standard deviation over seeds)}."
     keys = r.seeds[0].keys()
@@ -425,6 +200,7 @@ def bootstrap_diff(a: RowScores, b: RowScores, classes: list[str], n: int = 1000
         ma, mb = _metrics(a.ssim[i], a.lpips[i], a.conf[i], classes), _metrics(b.ssim[i], b.lpips[i], b.conf[i], classes)
         for k in full: boot[k].append(ma[k] - mb[k])
     return {k: (v, float(np.nanpercentile(boot[k], 2.5)), float(np.nanpercentile(boot[k], 97.5))) for k, v in full.items()}
+
 
 # %% ../nbs/12_demo.ipynb #a33ef9d6
 def decoder_only_control(system: System, val: tuple, seg, classes: list[str], ref_seed: int = 0) -> dict:
@@ -474,102 +250,8 @@ def codebook_usage(system: System, val: tuple) -> dict:
         out[f"{name} perplexity"] = float(torch.exp(-(p[p > 0] * p[p > 0].log()).sum()))
     return out
 
-def paper_rows() -> list[dict]:
-    "The cells of the paper's Tables 1-3 (shipped as package data: svq_nb/assets/paper_tables.csv)."
-    with (files("svq_nb") / "assets" / "paper_tables.csv").open(encoding="utf-8") as f: return list(csv.DictReader(f))
-
-def paper_directions(base: str, coupled: str, table: str = "1") -> dict:
-    "{metric: [('Cityscapes', '+'/'-'), ...]}: whether the paper's coupled system beats its baseline on each dataset."
-    rows = {(r["system"], r["dataset"]): r for r in paper_rows() if r["table"] == table}
-    out = {}
-    for m, hib in (("fid", False), ("ssim", True), ("lpips", False)):
-        out[m.upper() if m != "lpips" else "LPIPS"] = [
-            (d, "better" if (float(rows[(coupled, d)][m]) - float(rows[(base, d)][m])) * (1 if hib else -1) > 0 else "worse")
-            for d in ("Cityscapes", "ADE20k", "COCO-Stuff") if (base, d) in rows and rows[(base, d)][m]]
-    return out
-
-# %% ../nbs/12_demo.ipynb #516920ca
-def enlarge(tile: np.ndarray, min_px: int = 96) -> np.ndarray:
-    "Nearest-neighbour enlargement of an [H,W,3] uint8 tile by the smallest integer factor that makes it >= `min_px` px."
-    k = max(1, -(-min_px // min(tile.shape[:2])))
-    return tile.repeat(k, 0).repeat(k, 1)
-
-def sample_grid(labels: torch.Tensor, images: torch.Tensor, columns: dict[str, torch.Tensor], min_px: int = 96,
-                gap: int = 4) -> tuple[np.ndarray, list[str]]:
-    "uint8 grid: per row a semantic map, its ground truth and one image per column, each tile enlarged to >= `min_px`."
-    cols = [colorize(labels), to_uint8(images)] + [to_uint8(v) for v in columns.values()]
-    tiles = [[enlarge(c[i], min_px) for c in cols] for i in range(len(labels))]
-    th, tw = tiles[0][0].shape[:2]
-    sheet = np.full((len(tiles) * (th + gap) + gap, len(cols) * (tw + gap) + gap, 3), 255, np.uint8)
-    for i, row in enumerate(tiles):
-        for j, t in enumerate(row): sheet[gap + i * (th + gap):gap + i * (th + gap) + th, gap + j * (tw + gap):gap + j * (tw + gap) + tw] = t
-    return sheet, ["semantic map", "ground truth", *columns]
-
-def _fig(path: Path, fig) -> Path:
-    fig.tight_layout(); fig.savefig(path, dpi=80); __import__("matplotlib.pyplot").pyplot.close(fig)
-    return path
-
-def plot_losses(histories: dict[str, dict], path: Path) -> Path:
-    "Stage-1 training loss of every stage-1 model and the Transformer loss of every system against the step."
-    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
-    for name, h in histories.items():
-        for part, rows in h.items():
-            if not rows: continue
-            ax = axs[1] if part == "gpt" else axs[0]
-            key = "rec" if "rec" in rows[0] else ("x_rec" if "x_rec" in rows[0] else "loss")
-            ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=f"{name}: {part if part == 'gpt' else part + ' ' + key}")
-    axs[0].set(title="stage 1 (reconstruction term)", xlabel="step", yscale="log"); axs[1].set(title="stage 2: Transformer loss (nats/token)", xlabel="step")
-    for ax in axs: ax.legend(fontsize=7)
-    return _fig(path, fig)
-
-def plot_bars(values: dict[str, dict[str, float]], path: Path, title: str) -> Path:
-    "One bar group per system, one bar per quantity (e.g. the leakage controls or the codebook usage)."
-    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    keys = list(next(iter(values.values())))
-    fig, axs = plt.subplots(1, len(keys), figsize=(3.3 * len(keys), 3.6), squeeze=False)
-    for ax, k in zip(axs[0], keys):
-        ax.bar(range(len(values)), [v[k] for v in values.values()], color=[f"C{i}" for i in range(len(values))])
-        ax.set_xticks(range(len(values)), list(values), rotation=35, ha="right", fontsize=8); ax.set_title(k, fontsize=9)
-        ax.axhline(0, color="k", lw=0.5)
-    fig.suptitle(title)
-    return _fig(path, fig)
-
-def plot_budget(curve: dict[str, dict[float, dict]], path: Path, metrics=("SC mIoU", "small-class IoU", "SSIM")) -> Path:
-    "The headline metrics of each system against the fraction of the Transformer's training steps."
-    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2))
-    for ax, m in zip(axs, metrics):
-        for name, pts in curve.items():
-            xs = sorted(pts); ax.plot([100 * x for x in xs], [pts[x][m] for x in xs], "o-", label=name)
-        ax.set(title=m, xlabel="% of stage-2 steps")
-    axs[0].legend(fontsize=7)
-    return _fig(path, fig)
 
 # %% ../nbs/12_demo.ipynb #49f4e627
-TRUE, OTHER, NOREF = " · true reference", " · other reference", " · no reference"
-
-def table_rows(names: list[str]) -> list[tuple[str, str, str]]:
-    "(row, system, reference protocol) of Table 1: baselines without reference, coupled systems with the true and another image, reference-free ones with none."
-    rows = []
-    for n in names:
-        if not n.startswith("s"): rows.append((n, n, "none"))
-        elif "ref-free" in n: rows.append((n + NOREF, n, "none"))
-        else: rows += [(n + TRUE, n, "ground_truth"), (n + OTHER, n, "other")]
-    return rows
-
-def comparisons(rows: list[str]) -> dict[str, tuple[str, str]]:
-    "The differences the report gives intervals for: {label: (row a, row b)} with a - b; equal information first."
-    c = {"honest headline (equal information: both see only the map): ref-free sVQGAN-T − VQGAN-T": ("sVQGAN-T (ref-free)" + NOREF, "VQGAN-T"),
-         "equal information (another example's image as reference): sVQGAN-T − VQGAN-T": ("sVQGAN-T" + OTHER, "VQGAN-T"),
-         "the paper's protocol (the true image as reference): sVQGAN-T − VQGAN-T": ("sVQGAN-T" + TRUE, "VQGAN-T"),
-         "equal information: sVQVAE-T − VQVAE-T": ("sVQVAE-T" + OTHER, "VQVAE-T"),
-         "the paper's protocol: sVQVAE-T − VQVAE-T": ("sVQVAE-T" + TRUE, "VQVAE-T")}
-    for l in (0.01, 0.1, 1.0):
-        c[f"the paper's protocol: sVQGAN-T (lambda={l}) − VQGAN-T"] = (f"sVQGAN-T (lambda={l})" + TRUE, "VQGAN-T")
-        c[f"equal information: sVQGAN-T (lambda={l}) − VQGAN-T"] = (f"sVQGAN-T (lambda={l})" + OTHER, "VQGAN-T")
-    return {k: v for k, v in c.items() if v[0] in rows and v[1] in rows}
-
 def segmenter_recipe(cfg: DemoConfig) -> dict:
     "The `SEGNET_RECIPE` keys the run's segmenter depends on."
     return dict(n_train=cfg.segnet_train, size=cfg.size, data_seed=cfg.seed + 7, steps=cfg.segnet_steps, seed=cfg.seed)
@@ -596,6 +278,7 @@ def _machine(cfg: DemoConfig) -> dict:
             "platform": platform.platform(), "torch": torch.__version__,
             "precision": pick_precision(cfg.precision, cfg.device), "cpu_bf16": cpu_has_bf16(),
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+
 
 # %% ../nbs/12_demo.ipynb #ce7d20fc
 def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None, log=print) -> dict:
@@ -704,189 +387,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     log(f"done in {R['time_s'] / 60:.1f} min: see {out / 'report.md'}")
     return R
 
-# %% ../nbs/12_demo.ipynb #8711e261
-METRICS = ("SSIM", "LPIPS", "SC mIoU", *(f"IoU {c}" for c in SMALL))
-_UP = {"SSIM": "↑", "LPIPS": "↓", "SC mIoU": "↑", "FID": "↓", **{f"IoU {c}": "↑" for c in SMALL}}
-
-def _md_table(header: list[str], rows: list[list]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
-
-def _ms(v) -> str: return "–" if v is None or v[0] != v[0] else f"{v[0]:.3f} ± {v[1]:.3f}"
-def _ci(v) -> str: return "–" if v[0] != v[0] else f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
-def _over_seeds(xs, signed: bool = False, each: bool = False) -> str:
-    "Mean ± sample sd of per-training-seed values (`signed`: '+' on the mean, for differences), then each seed's value if `each`; one value: itself."
-    mean = f"{np.mean(xs):{'+' if signed else ''}.3f}"
-    if len(xs) < 2: return mean
-    return f"{mean} ± {spread(xs):.3f}" + (" (" + ", ".join(f"{x:+.3f}" for x in xs) + ")" if each else "")
-
-def report_tables(R: dict) -> dict[str, str]:
-    "The report's tables as Markdown, by name (also shown in 12_demo and the README)."
-    s, T = R["settings"], {}
-    n_val, seeds = s["n_val"], s["sample_seeds"]
-    ceiling = lambda v: R["reconstruction"].get(v["system"], {}).get("SC")     # runs before the ceiling was measured: none
-    T["synthesis"] = _md_table(["row", "protocol", *(f"{m} {_UP[m]}" for m in METRICS), "stage-1 ceiling (SC of reconstructions)", "FID ↓ (seed 0)"],
-        [[r, v["reference"].replace("_", " "), *(_ms(v[m]) for m in METRICS), "–" if ceiling(v) is None else f"{ceiling(v):.3f}",
-          "–" if v["FID"] is None else f"{v['FID']:.1f}"] for r, v in R["rows"].items()]) + (
-        f"\n\n*Table 1 (synthesis).* One sample per map for each of {n_val} validation scenes and each of {seeds} sampling seeds: "
-        f"mean ± sample standard deviation over the sampling seeds. Protocol = the image a coupled system's z_s reads: ground truth "
-        f"(the paper's), other (another validation example's image, fixed seeded derangement), none (reference-free). "
-        f"SC mIoU: the segmenter's per-class IoU (|pred ∩ truth| / |pred ∪ truth| over all pixels of the set, unlabeled "
-        f"pixels ignored), averaged over the classes present in the ground truth; the segmenter scores {R['segmenter']['mIoU']:.3f} "
-        f"on the real validation images (" + ", ".join(f"{c} {R['segmenter'][f'IoU {c}']:.2f}" for c in SMALL) + "). "
-        f"Stage-1 ceiling: the same segmenter on the system's stage-1 reconstructions of the true images; a sample can hardly "
-        f"be more consistent than its decoder's reconstruction. FID from {n_val} samples: biased upwards, comparable only within this table.")
-    if "calibration" in R["segmenter"]:
-        T["calibration"] = calibration_table(R["segmenter"]["calibration"]) + (
-            f"\n\n*The judge.* The semantic-consistency segmenter on the {n_val} real validation images, clean and under fixed "
-            "layout-preserving degradations (loss against clean in brackets); large classes: sky, mountain, water, grass, sand, "
-            "road, building, tree; small: the rest (objects of a few pixels, which a 2x down-up erases).")
-    T["differences"] = _md_table(["comparison (a − b)", *(f"{m} {_UP[m]}" for m in METRICS)],
-        [[lab, *(_ci(v[m]) for m in METRICS)] for lab, v in R["differences"].items()]) + (
-        f"\n\n*Differences with 95% bootstrap intervals* ({s['bootstrap']} paired resamples of the {n_val} validation examples; "
-        f"per-example scores averaged over the {seeds} sampling seeds). An interval that excludes 0 is a difference this "
-        "validation set can see; it says nothing about other training seeds.")
-    lk = R["leakage"]
-    keys = list(next(iter(lk.values())))
-    T["leakage"] = _md_table(["system", *keys, *(f"decoder-only {m}" for m in ("SSIM", "SC mIoU"))],
-        [[n, *(f"{v[k]:.3f}" for k in keys), f"{R['decoder_only'][n]['SSIM']:.3f}", f"{R['decoder_only'][n]['SC mIoU']:.3f}"] for n, v in lk.items()]) + (
-        "\n\n*Leakage controls.* z_s tokens changed: fraction of z_s tokens that change when each reference image is swapped for "
-        "another one. Appearance probe: cross-validated R^2 of a ridge fit predicting each image's brightness minus its "
-        "layout's mean over three looks (a pure-appearance quantity: same map, other colours and light) from the counts of "
-        "its z_s codes; ≤ 0 means z_s carries none of it. Conditioning gain: the Transformer's validation loss on z_x given "
-        "another example's z_s minus given the true z_s (nats per token). Decoder-only: the image decoder given the true z_s "
-        "(computed with the true image) and another example's z_x, no Transformer, scored against the true image.")
-    T["reconstruction"] = _md_table(["system", *(f"{m} {_UP.get(m, '↑')}" for m in next(iter(R["reconstruction"].values())))],
-        [[n, *("–" if x is None else f"{x:.3f}" for x in v.values())] for n, v in R["reconstruction"].items()]) + (
-        f"\n\n*Tables 2 and 3 (reconstruction, stage 1 only)* on the {n_val} validation scenes; mIoU = semantic reconstruction "
-        "(decoded z_s against the input map, same IoU convention); SC = the segmenter on the reconstructed images (the stage-1 ceiling).")
-    T["codebooks"] = _md_table(["system", *next(iter(R["codebooks"].values()))],
-        [[n, *(f"{x:.2f}" for x in v.values())] for n, v in R["codebooks"].items()])
-    if len(R["train_seeds"]) > 1:
-        TS = list(R["train_seeds"].values())
-        rows = [r for r in TS[0] if all(r in t for t in TS)]            # the rows every training seed has (the headline pair)
-        body = [[r, *(_over_seeds([t[r][m] for t in TS]) for m in METRICS)] for r in rows]
-        if len(rows) == 2:                                             # the headline difference: mean ± sd, then each seed's
-            body.append([f"{rows[1]} − {rows[0]}", *(_over_seeds(d, signed=True, each=True)
-                                                     for d in ([t[rows[1]][m] - t[rows[0]][m] for t in TS] for m in METRICS))])
-        T["train_seeds"] = _md_table(["row", *METRICS], body) + (
-            f"\n\n*Training seeds:* mean ± sample standard deviation over {len(TS)} training seeds "
-            f"({', '.join(map(str, R['train_seeds']))}) of the per-seed means over sampling seeds; the first seed trains every "
-            "system, the others the headline pair only.")
-    T["paper"] = paper_table(R)
-    T["budget"] = _md_table(["row", *(f"{100 * float(f):.0f}% steps: SC mIoU / small IoU / SSIM" for f in next(iter(R["budget"].values())))],
-        [[r, *(f"{v['SC mIoU']:.3f} / {v['small-class IoU']:.3f} / {v['SSIM']:.3f}" for v in pts.values())] for r, pts in R["budget"].items()]) + (
-        "\n\n*Budget curve:* stage 1 fully trained, the Transformer measured at fractions of its steps (one run, paused), sampling seed 0.")
-    return T
-
-def differences_by_rows(R: dict) -> dict[tuple[str, str], dict]:
-    "The measured differences of a run keyed by the (row a, row b) pair they compare: `comparisons()`, which made their labels, inverted."
-    return {ab: R["differences"][lab] for lab, ab in comparisons(list(R["rows"])).items() if lab in R["differences"]}
-
-def paper_table(R: dict) -> str:
-    """The paper's direction of each Table-1 comparison beside ours (directions only: different data and scale), under
-    the paper's protocol and the two equal-information ones. SSIM / LPIPS: 'better' or 'worse' only when the 95% interval
-    excludes 0; FID: the two rows' FIDs (one each, no interval)."""
-    ours, table, rows = differences_by_rows(R), R["rows"], []
-    for pair, dirs in R["paper"].items():
-        b, c = pair.split(" -> ")
-        for m, ds in dirs.items():
-            cells = []
-            for a in (c + TRUE, c + OTHER, f"{c} (ref-free)" + NOREF):
-                d = ours.get((a, b), {}).get(m)
-                if m == "FID" and a in table and b in table and None not in (table[a]["FID"], table[b]["FID"]):
-                    fa, fb = table[a]["FID"], table[b]["FID"]
-                    cells.append(f"{'better' if fa < fb else 'worse'} ({fa:.1f} vs {fb:.1f}, no interval)")
-                elif d is not None: cells.append(f"{_verdict(d, _UP[m] == '↑')} ({d[0]:+.3f})")
-                else: cells.append("–")
-            rows.append([f"{c} vs {b}", m, ", ".join(f"{d}: {v}" for d, v in ds), *cells])
-    return _md_table(["comparison", "metric", "paper (Table 1)", "ours, paper's protocol (true image)",
-                      "ours, another example's image", "ours, reference-free"], rows) + (
-        "\n\n*The paper's numbers beside ours:* whether the coupled system beats its baseline, per dataset in the paper "
-        "(svq_nb/assets/paper_tables.csv) and here under each reference protocol. SSIM and LPIPS: 'better' or 'worse' only "
-        "when the 95% bootstrap interval of the difference excludes 0, else 'no clear difference'. FID: the coupled row's "
-        "FID against the baseline's (one FID each, from the samples of sampling seed 0, no interval). The reference-free "
-        "column exists for the pair whose reference-free model was trained.")
-
-def write_report(out: Path, R: dict) -> Path:
-    "runs/demo/report.md: settings, machine and time, every table with its caption, and the figures."
-    s, T, m = R["settings"], report_tables(R), R["machine"]
-    lines = ["# svq_nb demo: the coupled VQ model against its baselines on SynthScenes", "",
-             f"Measured run: {m['device']}, {m['torch_threads']} threads of {m['cpu_count']} CPUs, training in {m.get('precision', s['precision'])}"
-             + (f" (auto: {'the CPU has' if m.get('cpu_bf16') else 'no'} bf16 instructions)" if s["precision"] == "auto" and m["device"] == "cpu" else "")
-             + ", load average at the end "
-             f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])}; total time {R['time_s'] / 60:.1f} min"
-             + (f" ({R['stages']['reused']} of {sum(R['stages'].values())} training stages reused from the cache of earlier runs). "
-                if R.get("stages", {}).get("reused") else ". ") +
-             f"{s['size']} px scenes, {s['n_train']} training and {s['n_val']} validation scenes, {s['steps1']} stage-1 and "
-             f"{s['steps2']} stage-2 steps per system, batch {s['batch_size']}, lambda {s['lam']}, training seed(s) "
-             f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'.", "",
-             "## What reproduces", "", *(f"- {x}" for x in headline_statements(R)), "",
-             "## Samples", "", "![samples](samples.png)", "",
-             "Columns: " + ", ".join(R["samples_columns"]) + f"; sampling seed 0, the first {min(6, s['n_val'])} validation "
-             "scenes, tiles enlarged nearest-neighbour to 96 px.", "",
-             "## Table 1: synthesis, per reference protocol", "", T["synthesis"], "",
-             *(["## The judge: semantic consistency, calibrated", "", T["calibration"], ""] if "calibration" in T else []),
-             "## Differences, with intervals", "", T["differences"], "",
-             "## Leakage controls", "", T["leakage"], "", "![leakage](leakage.png)", "",
-             "## The paper's claims beside ours", "", T["paper"], "",
-             "## Is the budget enough?", "", T["budget"], "", "![budget](budget.png)", "",
-             "## Reconstruction (Tables 2 and 3)", "", T["reconstruction"], "",
-             "## Training", "", "![losses](losses.png)", "", "![codebooks](codebooks.png)", "", T["codebooks"], ""]
-    if "train_seeds" in T: lines += ["## Training seeds", "", T["train_seeds"], ""]
-    p = out / "report.md"; p.write_text("\n".join(lines), encoding="utf-8")
-    return p
-
 # %% ../nbs/12_demo.ipynb #f745169f
-def _verdict(d: list, higher: bool) -> str:
-    "'better' / 'worse' when the 95% interval excludes 0, else 'no clear difference'."
-    if d[1] > 0 or d[2] < 0: return "better" if (d[0] > 0) == higher else "worse"
-    return "no clear difference"
-
-def headline_statements(R: dict) -> list[str]:
-    "Plain statements, generated from the measured differences: which of the paper's claims reproduce, and how much of the gain survives with equal information."
-    D, out = differences_by_rows(R), []
-    for b, c in (("VQVAE-T", "sVQVAE-T"), ("VQGAN-T", "sVQGAN-T")):
-        paper, equal = D.get((c + TRUE, b)), D.get((c + OTHER, b))
-        if paper is None: continue
-        parts = []
-        for m in ("SSIM", "LPIPS", "SC mIoU"):
-            hi = _UP[m] == "↑"
-            share = (f"; with equal information {equal[m][0]:+.3f} ({_verdict(equal[m], hi)}"
-                     + (f", {100 * equal[m][0] / paper[m][0]:.0f}% of it" if equal and paper[m][0] and (paper[m][0] > 0) == (equal[m][0] > 0) else "") + ")") if equal else ""
-            parts.append(f"{m} {paper[m][0]:+.3f} ({_verdict(paper[m], hi)}){share}")
-        out.append(f"**{c} vs {b}** (the paper: the coupled system is better on SSIM and LPIPS on all three datasets). With "
-                   f"the paper's protocol: " + "; ".join(parts) + ".")
-    head = D.get(HEADLINE_ROWS[::-1])     # (ref-free row, VQGAN-T)
-    if head:
-        out.append("**Honest headline, reference-free sVQGAN-T vs VQGAN-T (both see only the map):** " + "; ".join(
-            f"{m} {head[m][0]:+.3f} [{head[m][1]:+.3f}, {head[m][2]:+.3f}] ({_verdict(head[m], _UP[m] == '↑')})"
-            for m in ("SSIM", "LPIPS", "SC mIoU", *(f"IoU {c}" for c in SMALL))) + ".")
-    rec = R["reconstruction"]
-    for b, c in (("VQVAE-T", "sVQVAE-T"), ("VQGAN-T", "sVQGAN-T")):
-        if b in rec and c in rec:
-            out.append(f"**Reconstruction, {c} vs {b}** (the paper: about as good): SSIM {rec[c]['SSIM'] - rec[b]['SSIM']:+.3f}, "
-                       f"LPIPS {rec[c]['LPIPS'] - rec[b]['LPIPS']:+.3f}, semantic mIoU {rec[c]['mIoU'] - rec[b]['mIoU']:+.3f} (one run, no interval).")
-    return out
-
-def headline_by_budget(runs: dict[str, dict]) -> str:
-    "Markdown table: the headline difference (ref-free sVQGAN-T − VQGAN-T) of each run's training seeds, one row per run (label: results)."
-    body = []
-    for label, R in runs.items():
-        TS = [t for t in R["train_seeds"].values() if all(r in t for r in HEADLINE_ROWS)]
-        s = R["settings"]
-        cells = [_over_seeds([t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS], signed=True, each=True)
-                 for m in ("SSIM", "LPIPS", "SC mIoU")]
-        body.append([label, f"{s['steps1']} / {s['steps2']}", len(TS), *cells])
-    return _md_table(["run", "steps (stage 1 / 2)", "training seeds", *(f"{m} {_UP[m]}" for m in ("SSIM", "LPIPS", "SC mIoU"))], body) + (
-        "\n\n*The honest headline at each budget:* reference-free sVQGAN-T minus VQGAN-T (both see only the map), mean ± sample "
-        "standard deviation over the training seeds, then each seed's value; each seed's value is the mean over its sampling seeds.")
-
-def load_results(run: str | os.PathLike = "runs/demo") -> dict:
-    "The `results.json` of a finished run (clear error when there is none)."
-    p = Path(run) / "results.json"
-    if not p.is_file(): raise FileNotFoundError(f"{p} does not exist: run `make demo` first (it writes {p})")
-    return json.loads(p.read_text(encoding="utf-8"))
-
 def run_config(run: str | os.PathLike = "runs/demo") -> DemoConfig:
     "The `DemoConfig` a finished run was made with (from its `results.json`); precision 'auto' becomes what it chose there."
     R = load_results(run)
@@ -914,6 +415,7 @@ def load_histories(run: str | os.PathLike = "runs/demo") -> dict[str, dict[str, 
         out[name] = {part: load_checkpoint(_in_cache(Path(run) / "cache" / f"{part}-{_stage1_key(scfg, part, s1, data_key)}.pt",
                                                      f"stage 1 of {name}", run))["history"] for part in scfg.stage1_names}
     return out
+
 
 # %% ../nbs/12_demo.ipynb #1b9f405b
 def main(argv: list[str] | None = None) -> dict:

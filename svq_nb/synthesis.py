@@ -20,9 +20,10 @@ from fastcore.basics import patch
 from .training import TrainConfig, train_stage1, train_stage2, save_checkpoint, load_checkpoint, pick_device
 
 # %% auto #0
-__all__ = ['SYSTEM_NAMES', 'REFERENCES', 'PRETRAINED_DIR', 'SystemConfig', 'System', 'derangement', 'reference_images',
-           'check_reference', 'encode_dataset', 'save_system', 'load_system', 'tiny_system', 'settings_key',
-           'file_stem', 'pretrained_manifest', 'ship_pretrained', 'pretrained', 'reference_dependency']
+__all__ = ['SYSTEM_NAMES', 'REFERENCES', 'PRETRAINED_DIR', 'DEMO_NAMES', 'SystemConfig', 'System', 'derangement',
+           'reference_images', 'check_reference', 'encode_dataset', 'save_system', 'load_system', 'tiny_system',
+           'settings_key', 'file_stem', 'pretrained_manifest', 'ship_pretrained', 'pretrained', 'trained_systems',
+           'reference_dependency']
 
 # %% ../nbs/08_synthesis.ipynb #111ad839
 SYSTEM_NAMES = ("VQVAE-T", "VQGAN-T", "sVQVAE-T", "sVQGAN-T")
@@ -322,6 +323,23 @@ def pretrained(name: str = "sVQGAN-T (ref-free)", folder: str | Path | None = No
         raise ValueError(f"no shipped system named {name!r} in {where}: " + (f"shipped are {sorted(man)}" if man else
                          "nothing ships there (make demo ARGS=--long, then make pretrained, writes them)"))
     return load_system(where / man[name]["file"]).to(device)
+
+# %% ../nbs/08_synthesis.ipynb #4e4b9585
+DEMO_NAMES = ("VQVAE-T", "sVQVAE-T", "VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)")   # the systems `make demo` can save
+
+def trained_systems(names=None, run_dir: str | Path = "runs/demo", folder: str | Path | None = None) -> tuple[dict[str, System], str]:
+    """({name: system}, where they came from): the systems `names` (None: every one found) from `run_dir` when it holds
+    them all, else the ones shipped with svq_nb (`pretrained`, from `folder`); `({}, why)` when neither has them."""
+    run_dir = Path(run_dir)
+    in_run = [n for n in (names or DEMO_NAMES) if (run_dir / f"{file_stem(n)}.pt").is_file()]
+    if in_run and (names is None or len(in_run) == len(names)):
+        return {n: load_system(run_dir / f"{file_stem(n)}.pt") for n in in_run}, f"{run_dir}/ (your make demo run)"
+    man, where = pretrained_manifest(folder), Path(str(folder or PRETRAINED_DIR))
+    shipped = [n for n in (names or DEMO_NAMES) if n in man]
+    if shipped and (names is None or len(shipped) == len(names)):
+        return {n: pretrained(n, folder) for n in shipped}, f"the systems shipped with svq_nb ({where.name}/, made at commit {man[shipped[0]]['commit']})"
+    return {}, f"neither {run_dir}/ nor the shipped systems ({where}) hold {', '.join(names or DEMO_NAMES)}"
+
 
 # %% ../nbs/08_synthesis.ipynb #b30eb681
 def reference_dependency(system: System, images: torch.Tensor, labels: torch.Tensor, shift: int = 1) -> float:

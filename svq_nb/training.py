@@ -17,13 +17,14 @@ from torch.utils.data import DataLoader, Dataset
 from fastprogress.fastprogress import progress_bar
 import torch.distributed as dist
 from .parallel import data_parallel, dp_world, dp_sum, process_group
+from .cpu import keep_freed_memory, cpu_has_bf16, pick_precision     # appendix 94_cpu, re-exported from here
 
 # %% auto #0
-__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'keep_freed_memory', 'cpu_has_bf16', 'pick_precision',
-           'fast_cuda_math', 'TrainConfig', 'lr_at', 'SeededBatches', 'batch_stream', 'save_checkpoint',
-           'load_checkpoint', 'checkpoint_step', 'checkpoint_files', 'latest_checkpoint', 'step_checkpoint_path',
-           'save_step_checkpoint', 'stage1_losses', 'runtime_state', 'load_runtime_state', 'compiled', 'Interrupted',
-           'NonFiniteError', 'FitHooks', 'grads_finite', 'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
+__all__ = ['IN_TEST', 'pick_device', 'progress_iter', 'seed_everything', 'fast_cuda_math', 'TrainConfig', 'lr_at',
+           'SeededBatches', 'batch_stream', 'save_checkpoint', 'load_checkpoint', 'checkpoint_step', 'checkpoint_files',
+           'latest_checkpoint', 'step_checkpoint_path', 'save_step_checkpoint', 'stage1_losses', 'runtime_state',
+           'load_runtime_state', 'compiled', 'Interrupted', 'NonFiniteError', 'FitHooks', 'grads_finite',
+           'train_stage1', 'train_stage2', 'save_tokens', 'load_tokens']
 
 # %% ../nbs/07_training.ipynb #bf0dad65
 IN_TEST = bool(os.environ.get("IN_TEST"))
@@ -47,32 +48,7 @@ def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
-# %% ../nbs/07_training.ipynb #b2e1d4c3
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters (malloc.h)
-
-def keep_freed_memory() -> bool:
-    "Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS at every free (True when set; False off glibc)."
-    import ctypes, ctypes.util, platform
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc": return False
-    try: libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError: return False
-    # big blocks from the heap, not one mmap each (up to 1 GiB), and no trimming of the heap's free top
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-
 # %% ../nbs/07_training.ipynb #f1b2c3d5
-def cpu_has_bf16() -> bool:
-    "Whether this CPU has bf16 instructions (AVX-512 BF16 or AMX), as torch's CPU feature detection sees them."
-    checks = [getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(bool(f()) for f in checks if f is not None)
-
-def pick_precision(precision: str = "auto", device: str | torch.device = "auto") -> str:
-    "`'auto'`: 'bf16' where autocast speeds training up (a CPU with bf16 instructions, a GPU with bf16), else 'fp32'; 'fp32' and 'bf16' pass through."
-    if precision in ("fp32", "bf16"): return precision
-    if precision != "auto": raise ValueError(f"precision={precision!r}: expected 'auto', 'fp32' or 'bf16'")
-    dev = pick_device(device)
-    if dev.type == "cuda": return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if dev.type == "cpu" and cpu_has_bf16() else "fp32"
-
 def fast_cuda_math(device: str | torch.device = "auto") -> bool:
     "On a GPU: TF32 for fp32 matmuls (cuDNN convolutions use TF32 by default) and cuDNN autotuning for the fixed shapes of training; True when set, nothing on other devices."
     if pick_device(device).type != "cuda": return False
@@ -358,7 +334,7 @@ def _fit(modules: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimi
     for m in modules.values(): m.train()
     it = progress_iter(range(start, cfg.steps), None if cfg.progress and rank == 0 else False, leave=False)
     window, skipped, in_a_row, t0, last = [], 0, 0, time.perf_counter(), found
-    with data_parallel(world > 1):           # several ranks: modules reduce their batch statistics (see svq_nb.quantize)
+    with data_parallel(world > 1):           # several ranks: modules reduce their batch statistics (see svq_nb.parallel)
         for step in it:
             for name, o in optimizers.items():
                 base = cfg.disc_lr if (name == "disc" and cfg.disc_lr) else cfg.lr

@@ -139,10 +139,7 @@ def _has_error(page) -> bool:
 
 
 # stderr we know of and have not fixed yet: notebook -> the messages tolerated there (anything else on stderr fails)
-KNOWN_STDERR = {
-    # scipy's sqrtm on the FID covariances of a handful of test images (issue 25, section 4: for 09's pass, not done yet)
-    "09_metrics.ipynb": ("LinAlgWarning: Matrix is singular",),
-}
+KNOWN_STDERR: dict[str, tuple[str, ...]] = {}
 
 
 def _unknown_stderr(text: str, known: tuple[str, ...]) -> str:

@@ -108,6 +108,12 @@ def test_pretrained_roundtrip():
         ship_pretrained({"VQGAN-T": sys_["VQGAN-T"]}, d, {"steps1": 4})                  # a new recipe replaces the old file
         test_eq(len(list(Path(d).glob("VQGAN-T-*.pt"))), 1)
         test_fail(lambda: pretrained("VQVAE-T", d), contains="shipped are ['VQGAN-T', 'sVQGAN-T (ref-free)']")
+        got, where = trained_systems(["VQGAN-T"], f"{d}/no-run", folder=d)          # no run folder: the shipped ones
+        test_eq(list(got), ["VQGAN-T"]); assert "shipped" in where
+        test_eq(list(trained_systems(None, f"{d}/no-run", folder=d)[0]), ["VQGAN-T", "sVQGAN-T (ref-free)"])
+        save_system(sys_["VQGAN-T"], f"{d}/run/VQGAN-T.pt")                             # a run folder that holds them wins
+        got, where = trained_systems(["VQGAN-T"], f"{d}/run", folder=d); test_eq(got["VQGAN-T"].meta, {}); assert "make demo" in where
+        test_eq(trained_systems(["VQVAE-T"], f"{d}/run", folder=d)[0], {})               # neither has it: nothing, and why
 
 
 def test_fit_runs_both_stages():
