@@ -90,7 +90,7 @@ def test_quick_demo_writes_everything():
     logs = []
     print("the whole pipeline at toy size, then a second training seed in the same folder (about a minute on 2 CPU cores)")
     with tempfile.TemporaryDirectory() as d:
-        r = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True), log=logs.append)
+        r = run_demo(d, DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True, preset="long"), log=logs.append)   # "long": also the shipped files
         names = sorted(p.name for p in Path(d).iterdir())
         for f in ["report.md", "results.json", "samples.png", "losses.png", "codebooks.png", "leakage.png", "budget.png", "compare.png",
                   "table2.md", "table3.json", "VQVAE-T.pt", "sVQVAE-T.pt", "VQGAN-T.pt", "sVQGAN-T.pt", "sVQGAN-T_ref-free.pt"]:
@@ -110,7 +110,10 @@ def test_quick_demo_writes_everything():
                   "**Honest headline, reference-free", "**sVQGAN-T vs VQGAN-T**", "**sVQVAE-T vs VQVAE-T**"):   # the plain statements found their differences
             assert s in report, s
         # what the notebooks load from a finished run instead of training again: its segmenter and its training logs
-        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True, precision=pick_precision("auto", "cpu")))
+        test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True, preset="long", precision=pick_precision("auto", "cpu")))
+        man = json.loads((Path(d) / "pretrained" / "manifest.json").read_text())                # what `make pretrained` copies into the package
+        test_eq(sorted(man), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
+        test_close(man["VQGAN-T"]["scores"]["reconstruction SC"], R["reconstruction"]["VQGAN-T"]["SC"], eps=1e-9)
         test_eq(R["settings"]["precision"], "auto"); test_eq(R["machine"]["precision"], pick_precision("auto", "cpu"))
         val = SynthScenes(6, size=32, split="val", seed=0).tensors()
         seg_miou = iou_from_confusion(per_example_confusion(segment(load_segmenter(d), val[0]), val[1], len(SynthScenes.classes)).sum(0)).nanmean()
