@@ -132,7 +132,9 @@ def test_quick_demo_writes_everything():
         assert "(12 of 17 training stages reused from the cache" in (Path(d) / "report.md").read_text()
         assert all("VQGAN-T [training seed 1]:" in l or "(ref-free) [training seed 1]:" in l for l in trained), trained   # each names its seed
         test_eq(list(r2["train_seeds"][1]), ["VQGAN-T", "sVQGAN-T (ref-free) · no reference"])
-        test_eq(json.dumps(r2["train_seeds"][0], sort_keys=True), json.dumps(R["train_seeds"]["0"], sort_keys=True))                                      # seed 0 reproduced from the cache
+        test_eq(sorted(r2["train_seeds"][0]), sorted(R["train_seeds"]["0"]))                      # seed 0 reproduced from the cache:
+        for row, v in R["train_seeds"]["0"].items():                                                # the same numbers (within float32 rounding:
+            for m, x in v.items(): test_close(r2["train_seeds"][0][row][m], x, eps=1e-6)           # scores summed in another process order)
         assert "| sVQGAN-T (ref-free) · no reference − VQGAN-T |" in (Path(d) / "report.md").read_text()
         tb = headline_by_budget({"one seed": R, "two seeds": r2})
         d0 = [R["train_seeds"]["0"][HEADLINE_ROWS[1]][m] - R["train_seeds"]["0"][HEADLINE_ROWS[0]][m] for m in ("SSIM", "LPIPS", "SC mIoU")]
