@@ -85,6 +85,11 @@ class VectorQuantizer(nn.Module):
         w = self.embedding.weight
         return F.normalize(w, dim=1) if self.l2_norm else w
 
+    @property
+    def warming(self) -> bool:
+        "True between `start_warmup` and `init_codebook` (below): the quantizer passes its input through."
+        return self._warm.shape[0] > 0
+
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
         "Quantize z [B,D,h,w] -> (z_q [B,D,h,w], quantizer loss L_q, info with indices [B,h,w], perplexity, usage)."
         if z.ndim != 4 or z.shape[1] != self.dim:
@@ -92,7 +97,7 @@ class VectorQuantizer(nn.Module):
         B, D, h, w = z.shape
         z_e = self.in_proj(z.permute(0, 2, 3, 1).reshape(-1, D))
         if self.l2_norm: z_e = F.normalize(z_e, dim=1)
-        if self._warm.shape[0] > 0: return self._continuous(z_e, B, h, w)   # warming up (`start_warmup`, below)
+        if self.warming: return self._continuous(z_e, B, h, w)   # warming up (`start_warmup`, below)
         # restarts write into embedding.weight: do it before the codebook is read, so no saved tensor is modified
         n_restarted = self._restart(z_e.detach()) if self.training and self.restart_dead else 0
         codes = self.codebook()
@@ -190,11 +195,6 @@ def start_warmup(self: VectorQuantizer, capacity: int = 32768) -> None:
     if capacity < self.n_codes: raise ValueError(f"capacity={capacity} must be at least n_codes={self.n_codes}: k-means needs a row per code")
     self._warm = self.embedding.weight.new_zeros(capacity, self.code_dim)
     self._warm_seen = torch.zeros((), dtype=torch.long, device=self._warm.device)
-
-@patch(as_prop=True)
-def warming(self: VectorQuantizer) -> bool:
-    "True between `start_warmup` and `init_codebook`: the quantizer passes its input through."
-    return self._warm.shape[0] > 0
 
 @patch
 def _continuous(self: VectorQuantizer, z_e: torch.Tensor, B: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
