@@ -133,22 +133,6 @@ def test_fit_runs_both_stages():
     test_eq(sorted(s2.fit(data, TrainConfig(steps=2, batch_size=8, progress=False), TrainConfig(steps=2, batch_size=8, progress=False))), ["gpt", "image_vq", "seg_vq"])
 
 
-def test_stage1_work_runs_where_stage1_is():
-    # issue 24, item 3: System.device is the GPT's, and after stage 1 on a GPU only the VQ model(s) were there: the reconstruction
-    # grids, the token encoding and System.fit's encode_dataset sent their inputs to the GPT's device. Here the GPT is on meta
-    # and the stage-1 models on the CPU: every stage-1 computation runs where the stage-1 models are
-    img, lab = SynthScenes(3, size=16, seed=1).tensors()
-    for name in ("VQGAN-T", "sVQVAE-T"):
-        s = tiny_system(name, len(SynthScenes.classes))
-        s.gpt.to("meta")
-        test_eq((s.device.type, s.stage1_device.type), ("meta", "cpu"))
-        cond, x = s.tokens(img, lab)
-        test_eq(s.cond_tokens(lab, img if s.cfg.coupled else None), cond)
-        test_eq(s.reconstruct(img, lab)["image"].device.type, "cpu")
-        test_eq(s.decode_tokens(x, cond).shape, img.shape)
-        test_eq(encode_dataset(s, (img, lab), batch_size=2), (cond, x))
-
-
 def test_reference_dependency_baseline_zero():
     img, lab = SynthScenes(4, size=16, seed=5).tensors()
     test_eq(reference_dependency(tiny_system("VQGAN-T", len(SynthScenes.classes)), img, lab), 0.0)
