@@ -275,16 +275,43 @@ def enlarge(tile: np.ndarray, min_px: int = 96) -> np.ndarray:
     k = max(1, -(-min_px // min(tile.shape[:2])))
     return tile.repeat(k, 0).repeat(k, 1)
 
+def _wrap(draw, text: str, font, width: int) -> list[str]:
+    "Greedy word wrap of `text` into lines no wider than `width` px (a word longer than that keeps a line of its own)."
+    lines = []
+    for part in text.split(" · "):
+        line = ""
+        for w in part.split():
+            if line and draw.textlength(f"{line} {w}", font=font) > width: lines.append(line); line = w
+            else: line = f"{line} {w}".strip()
+        lines.append(line)
+    return lines
+
 def sample_grid(labels: torch.Tensor, images: torch.Tensor, columns: dict[str, torch.Tensor], min_px: int = 96,
-                gap: int = 4) -> tuple[np.ndarray, list[str]]:
-    "uint8 grid: per row a semantic map, its ground truth and one image per column, each tile enlarged to >= `min_px`."
+                gap: int = 4, header: bool = True) -> tuple[np.ndarray, list[str]]:
+    "uint8 grid: per row a semantic map, its ground truth and one image per column, each tile enlarged to >= `min_px`; column names on top."
+    from PIL import Image, ImageDraw, ImageFont
     cols = [colorize(labels), to_uint8(images)] + [to_uint8(v) for v in columns.values()]
+    names = ["semantic map", "ground truth", *columns]
     tiles = [[enlarge(c[i], min_px) for c in cols] for i in range(len(labels))]
     th, tw = tiles[0][0].shape[:2]
-    sheet = np.full((len(tiles) * (th + gap) + gap, len(cols) * (tw + gap) + gap, 3), 255, np.uint8)
+    try: font = ImageFont.load_default(size=12)           # Pillow's scalable font (FreeType); else its bitmap font
+    except (TypeError, OSError): font = ImageFont.load_default()
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    wrapped = [_wrap(probe, n, font, tw) for n in names] if header else []
+    line_h = 14
+    top = (max(map(len, wrapped)) * line_h + gap) if header else 0
+    sheet = np.full((top + len(tiles) * (th + gap) + gap, len(cols) * (tw + gap) + gap, 3), 255, np.uint8)
     for i, row in enumerate(tiles):
-        for j, t in enumerate(row): sheet[gap + i * (th + gap):gap + i * (th + gap) + th, gap + j * (tw + gap):gap + j * (tw + gap) + tw] = t
-    return sheet, ["semantic map", "ground truth", *columns]
+        y = top + gap + i * (th + gap)
+        for j, t in enumerate(row): sheet[y:y + th, gap + j * (tw + gap):gap + j * (tw + gap) + tw] = t
+    if header:
+        im = Image.fromarray(sheet); draw = ImageDraw.Draw(im)
+        for j, lines in enumerate(wrapped):
+            for k, line in enumerate(lines):
+                x = gap + j * (tw + gap) + (tw - draw.textlength(line, font=font)) / 2
+                draw.text((x, gap // 2 + k * line_h), line, fill=(20, 20, 20), font=font)
+        sheet = np.asarray(im).copy()
+    return sheet, names
 
 def _fig(path: Path, fig) -> Path:
     fig.tight_layout(); fig.savefig(path, dpi=80); __import__("matplotlib.pyplot").pyplot.close(fig)

@@ -18,6 +18,13 @@ def test_report_tiles_rows_paper():
     big = enlarge(tile)
     test_eq(big.shape, (96, 96, 3)); test_eq(big[::3, ::3], tile); test_eq(big[1::3, 2::3], tile)   # nearest neighbour, x3
     test_eq(enlarge(np.zeros((100, 100, 3), np.uint8)).shape, (100, 100, 3))
+    lab, img = torch.randint(0, 4, (2, 32, 32)), torch.zeros(2, 3, 32, 32)
+    bare, names = sample_grid(lab, img, {"sVQGAN-T (ref-free) · no reference": img}, header=False)
+    test_eq(names, ["semantic map", "ground truth", "sVQGAN-T (ref-free) · no reference"]); test_eq(bare.shape, (2 * 100 + 4, 3 * 100 + 4, 3))
+    sheet, _ = sample_grid(lab, img, {"sVQGAN-T (ref-free) · no reference": img})          # the same tiles under a band of column names
+    top = sheet.shape[0] - bare.shape[0]; assert top > 0
+    test_eq(sheet[top:], bare)
+    for j in range(3): assert (sheet[:top, 4 + j * 100:4 + j * 100 + 96] < 128).any(), j    # every column has its name written
     test_eq(table_rows(["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"]),                     # the rows of Table 1 per reference protocol
             [("VQGAN-T", "VQGAN-T", "none"), ("sVQGAN-T · true reference", "sVQGAN-T", "ground_truth"),
              ("sVQGAN-T · other reference", "sVQGAN-T", "other"), ("sVQGAN-T (ref-free) · no reference", "sVQGAN-T (ref-free)", "none")])
