@@ -50,6 +50,7 @@ class DemoConfig:
     lr2: float = 1e-3                # stage 2 (AdamW, warm-up then cosine decay)
     codes: int = 1024                # image codebook (z_x)
     codes_s: int = 256               # semantic codebook (z_s)
+    latent: int = 0                  # side of the latent grid: 0 or size/4 (each code a 4x4 patch), or size/2 (2x2; 4x the tokens)
     warmup1: float = 0.25            # fraction of the stage-1 steps with continuous codes before k-means codebooks (02_quantize)
     disc_start: float = 0.75         # fraction of the stage-1 steps after which VQGAN's discriminator switches on
     disc_weight: float = 0.1         # its weight: at 0.8 (taming's) the last quarter cost 0.027 SC and 0.05 SSIM; 0.1 gains 0.007 SC
@@ -87,9 +88,13 @@ class DemoConfig:
         return cls(**{**dict(steps1=6000, steps2=3000, n_tokens=40_000, preset="long"), **kw})
 
 def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
-    "The stage-1 architecture of every system: 2x2 patches as channels, one downsampling, 8x8 codes at 32 px (04_models)."
+    "The stage-1 architecture of every system: 2x2 patches as channels, then one downsampling (8x8 codes at 32 px) or none (16x16)."
+    latent = cfg.latent or cfg.size // 4
+    if latent * 4 == cfg.size: ch_mult = (1, 2)
+    elif latent * 2 == cfg.size: ch_mult = (1,)
+    else: raise ValueError(f"DemoConfig.latent={cfg.latent}: expected size/4 or size/2 (size={cfg.size}: {cfg.size // 4} or {cfg.size // 2})")
     # dead-code restarts: without them the tiny codebooks collapse to a few codes (see 02_quantize and 04_models)
-    return VQConfig.tiny(attention=False, ch=32, ch_mult=(1, 2), num_res_blocks=2, patch=2, resolution=cfg.size,
+    return VQConfig.tiny(attention=False, ch=32, ch_mult=ch_mult, num_res_blocks=2, patch=2, resolution=cfg.size,
                          n_embed=cfg.codes, n_embed_s=cfg.codes_s, quantizer=dict(restart_dead=True, dead_after=50, seed=seed))
 
 def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, SystemConfig]:
@@ -431,7 +436,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--lambda-sweep", action="store_true", help="VQGAN-T and sVQGAN-T at lambda 0.01, 0.1 and 1.0")
     p.add_argument("--train-seeds", type=int, default=1, help="repeat training with this many seeds and report the spread")
     for k, h in (("size", "image size (default 32; a multiple of 4)"), ("steps1", "stage-1 steps per VQ model"),
-                 ("steps2", "stage-2 (Transformer) steps per system"), ("n-train", "training scenes"), ("n-val", "evaluation scenes")):
+                 ("steps2", "stage-2 (Transformer) steps per system"), ("n-train", "training scenes"), ("n-val", "evaluation scenes"),
+                 ("latent", "side of the latent grid: size/4 (default; 8 at 32 px) or size/2 (16: finer codes, 4x the Transformer's tokens)")):
         p.add_argument(f"--{k}", type=int, default=None, help=h)
     p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
@@ -445,7 +451,7 @@ def main(argv: list[str] | None = None) -> dict:
     if a.workers < 0: p.error(f"--workers must be >= 0, got {a.workers}")
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
-    given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val,
+    given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val, latent=a.latent,
                                     segnet_steps=a.segnet_steps).items() if v is not None}
     if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
     kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,
