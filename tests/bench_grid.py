@@ -94,10 +94,12 @@ def plot(out: Path = OUT) -> Path:
             ax.plot([p["cpu_s"] for p in r["curve"]], [p[k] for p in r["curve"]], "o-", ms=3, color=c, label=f"{g}x{g} codes ({r['gflop_per_image']:.2f} GFLOP/img)")
     for ax, k in zip(axs[:2], ("SC", "SSIM")):
         ax.set_title(f"stage 1: reconstruction {k} ↑\n(VQGAN-T's image model, 3000 steps)", fontsize=10); ax.set_xlabel("CPU-seconds (one thread)"); ax.legend(fontsize=8)
-    f = out / "grid_stage2_16.json"
-    if f.is_file():
+    runs = sorted(out.glob("grid_stage2_16_*.json"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+    for i, f in enumerate(runs):
         r = json.loads(f.read_text())
-        axs[2].plot([p["step"] for p in r["curve"]], [p["SC"] for p in r["curve"]], "o-", ms=3, color="C1", label="16x16: VQGAN-T, one thread")
+        axs[2].plot([p["step"] for p in r["curve"]], [p["SC"] for p in r["curve"]], "o-", ms=3, color=f"C{1 + i}",
+                    label=f"16x16: VQGAN-T, {r['steps2']} steps (cosine)")
+    if runs:
         for run, m in (("demo_results", "s"), ("demo_results_long", "D")):     # VQGAN-T of the stored 8x8 runs, for scale
             f = out.parent / run / "results.json"
             if f.is_file():
@@ -123,15 +125,17 @@ def main():
     p.add_argument("--steps", type=int, default=3000, help="stage1: steps; stage2: steps of each stage-1 model")
     p.add_argument("--steps2", type=int, default=800)
     p.add_argument("--budget", type=float, default=1500, help="CPU-seconds (stage1: of the model; stage2: of the Transformer)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (CPU-seconds then count every thread's time)")
     p.add_argument("--quick", action="store_true", help="every path at toy size, numbers meaningless")
     a = p.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     q = a.quick
     if a.what == "plot": print("wrote", plot()); return
     if a.what == "stage1":
         res = stage1(a.grid, 8 if q else a.steps, 4 if q else a.budget, 2 if q else 60, 16 if q else 128); name = f"stage1_{a.grid}"
     elif a.what == "stage2":
-        res = stage2(4 if q else a.steps, 4 if q else a.steps2, 4 if q else a.budget, 2 if q else 300, 16 if q else 128, 32 if q else 20000); name = "stage2_16"
+        res = stage2(4 if q else a.steps, 4 if q else a.steps2, 4 if q else a.budget, 2 if q else 300, 16 if q else 128, 32 if q else 20000)
+        name = f"stage2_16_{a.steps2}"
     else:
         res = speed(1 if q else 5); name = "speed"
     if not q:
