@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_quality as bq
 from svq_nb.data import SynthScenes
-from svq_nb.demo import DemoConfig, demo_vq, system_configs, stage_configs, first_scenes
+from svq_nb.demo import DemoConfig, system_configs, stage_configs, first_scenes
 from svq_nb.metrics import load_segnet, semantic_consistency
 from svq_nb.synthesis import System, encode_dataset
 from svq_nb.training import train_stage1
@@ -30,22 +30,15 @@ from svq_nb.transformer import GPTConfig, CondGPT
 OUT = Path(__file__).resolve().parent.parent / "nbs" / "bench_results"
 
 
-def fine(vq):
-    "The same model without its downsampling: 16x16 codes at 32 px."
-    return replace(vq, ch_mult=(1,))
-
-
 def stage1(grid: int, steps: int, budget: float, every: float, n_val: int) -> dict:
-    demo = DemoConfig(steps1=steps)
-    bq.demo_vq = (lambda cfg, seed=0: fine(demo_vq(cfg, seed))) if grid == 16 else demo_vq
+    demo = DemoConfig(steps1=steps, latent=grid)          # bench_quality's image_part builds the model with demo_vq(demo)
     val = SynthScenes(n_val, size=32, split="val", seed=0).tensors()
     return {"grid": grid, "steps": steps, **bq.run_stage1(dict(bq.recipes()[-1][1]), demo, val, load_segnet(), budget, every)}
 
 
 def stage2(steps1: int, steps2: int, budget2: float, every: float, n_val: int, n_tokens: int) -> dict:
-    demo = DemoConfig(steps1=steps1, steps2=steps2, n_tokens=n_tokens)
-    cfg = system_configs(demo, len(SynthScenes.classes), 0)["VQGAN-T"]
-    system = System(replace(cfg, vq=fine(cfg.vq)))
+    demo = DemoConfig(steps1=steps1, steps2=steps2, n_tokens=n_tokens, latent=16)
+    system = System(system_configs(demo, len(SynthScenes.classes), 0)["VQGAN-T"])
     s1, s2 = (replace(c, device="cpu", precision="fp32") for c in stage_configs(demo))
     val = SynthScenes(n_val, size=32, split="val", seed=0).tensors()
     judge = load_segnet()
