@@ -294,12 +294,13 @@ def sample_grid(labels: torch.Tensor, images: torch.Tensor, columns: dict[str, t
     names = ["semantic map", "ground truth", *columns]
     tiles = [[enlarge(c[i], min_px) for c in cols] for i in range(len(labels))]
     th, tw = tiles[0][0].shape[:2]
-    try: font = ImageFont.load_default(size=12)           # Pillow's scalable font (FreeType); else its bitmap font
-    except (TypeError, OSError): font = ImageFont.load_default()
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    wrapped = [_wrap(probe, n, font, tw) for n in names] if header else []
-    line_h = 14
-    top = (max(map(len, wrapped)) * line_h + gap) if header else 0
+    line_h, top = 14, 0
+    if header:
+        try: font = ImageFont.load_default(size=12)       # Pillow's scalable font (FreeType); else its bitmap font
+        except (TypeError, OSError): font = ImageFont.load_default()
+        probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+        wrapped = [_wrap(probe, n, font, tw) for n in names]
+        top = max(map(len, wrapped)) * line_h + gap
     sheet = np.full((top + len(tiles) * (th + gap) + gap, len(cols) * (tw + gap) + gap, 3), 255, np.uint8)
     for i, row in enumerate(tiles):
         y = top + gap + i * (th + gap)
