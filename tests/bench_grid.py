@@ -93,7 +93,7 @@ def plot(out: Path = OUT) -> Path:
         axs[2].plot([p["step"] for p in r["curve"]], [p["SC"] for p in r["curve"]], "o-", ms=3, color=f"C{1 + i}",
                     label=f"16x16: VQGAN-T, {r['steps2']} steps (cosine)")
     if runs:
-        for run, m in (("demo_results", "s"), ("demo_results_long", "D")):     # VQGAN-T of the stored 8x8 runs, for scale
+        for run, m in (("demo_results", "s"), ("demo_results_long8", "D")):    # VQGAN-T of the stored 8x8 runs, for scale
             f = out.parent / run / "results.json"
             if f.is_file():
                 R = json.loads(f.read_text())

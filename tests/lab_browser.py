@@ -67,7 +67,7 @@ def jupyter_lab(tmp_path: Path, notebooks: list[str]):
     root.mkdir(); work.mkdir()
     for nb in notebooks: shutil.copy(NBS / nb, root / nb)
     # what the notebooks read next to them (read only): the stored demo runs and benchmark results, and ../tests for 07's two-process worker
-    for d in ("demo_results", "demo_results_long", "bench_results"):
+    for d in ("demo_results", "demo_results_long", "demo_results_long8", "bench_results"):
         if (NBS / d).is_dir(): (root / d).symlink_to(NBS / d, target_is_directory=True)
     (tmp_path / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
     for ext, cfg in {"apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},

@@ -138,9 +138,10 @@ def test_quick_demo_writes_everything():
         assert "| sVQGAN-T (ref-free) · no reference − VQGAN-T |" in (Path(d) / "report.md").read_text()
         tb = headline_by_budget({"one seed": R, "two seeds": r2})
         d0 = [R["train_seeds"]["0"][HEADLINE_ROWS[1]][m] - R["train_seeds"]["0"][HEADLINE_ROWS[0]][m] for m in ("SSIM", "LPIPS", "SC mIoU")]
-        assert f"| one seed | 8 / 4 | 1 | {d0[0]:+.3f} | {d0[1]:+.3f} | {d0[2]:+.3f} |" in tb, tb      # one seed: its value, no spread
+        g = R["settings"]["size"] // 4                                                            # the quick run's grid: size/4
+        assert f"| one seed | {g}x{g} | 8 / 4 | 1 | {d0[0]:+.3f} | {d0[1]:+.3f} | {d0[2]:+.3f} |" in tb, tb      # one seed: its value, no spread
         d1 = r2["train_seeds"][1][HEADLINE_ROWS[1]]["SSIM"] - r2["train_seeds"][1][HEADLINE_ROWS[0]]["SSIM"]
-        assert f"| two seeds | 8 / 4 | 2 | {np.mean([d0[0], d1]):+.3f} ± {spread([d0[0], d1]):.3f} ({d0[0]:+.3f}, {d1:+.3f}) |" in tb, tb
+        assert f"| two seeds | {g}x{g} | 8 / 4 | 2 | {np.mean([d0[0], d1]):+.3f} ± {spread([d0[0], d1]):.3f} ({d0[0]:+.3f}, {d1:+.3f}) |" in tb, tb
         next((Path(d) / "cache").glob("segnet-*.pt")).unlink()
         test_fail(lambda: load_segmenter(d), contains="has no segmenter")
     test_eq(segmenter_path(DemoConfig(), Path("c")), None)            # the default settings: the segmenter shipped with svq_nb
