@@ -316,7 +316,7 @@ def ship_pretrained(systems: dict[str, System], folder: str | Path, recipe: dict
     return p
 
 def pretrained(name: str = "sVQGAN-T (ref-free)", folder: str | Path | None = None, device: str | torch.device = "cpu") -> System:
-    "A converged system shipped with svq_nb (`make demo ARGS=--long`), loaded offline with `weights_only`; eval mode, `.meta` says how it was made."
+    "A system shipped with svq_nb (trained by `make demo ARGS=--long`), loaded offline with `weights_only`; eval mode, `.meta` says how it was made."
     man = pretrained_manifest(folder)
     where = Path(str(folder or PRETRAINED_DIR))
     if name not in man:
