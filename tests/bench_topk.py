@@ -3,8 +3,8 @@ reports) and with top-k, top-p, a lower temperature or greedy decoding.
 
 For each setting: SC (the robust judge's mIoU on the samples), SSIM against the ground truth, and diversity, the mean
 LPIPS between the samples of two sampling seeds for the same map (0 for greedy decoding). 128 validation maps, seeds 0
-and 1, one thread, the systems of `svq_nb.pretrained`. Writes nbs/bench_results/topk.json (`topk_8x8.json`: the same run on the 8x8 systems that
-shipped before 90edc22); about 4 minutes at 8x8, 7 at 16x16.
+and 1, one thread, the systems of `svq_nb.pretrained`. Writes nbs/bench_results/topk.json (`topk_8x8.json`: the same
+run on the 8x8 systems that shipped before 90edc22); about 4 minutes at 8x8, 7 at 16x16.
 `--quick` runs every path on 8 maps.
 """
 import argparse, json
