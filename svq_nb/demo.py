@@ -59,6 +59,7 @@ class DemoConfig:
     segnet_train: int = 20000        # real training scenes the SC segmenter sees
     bootstrap: int = 1000            # resamples of the validation examples for 95% intervals
     lam: float = 0.1
+    aligned: bool = True             # stage 2 also adds each z_s code where it lines up with the image code it predicts (06_transformer)
     ref_free: str = "label_branch"   # the reference-free design (04_models compares both)
     budget: tuple = (0.25, 0.5, 1.0) # fractions of the stage-2 steps at which the headline pair is measured
     seed: int = 0
@@ -85,7 +86,8 @@ class DemoConfig:
     @classmethod
     def long(cls, **kw) -> DemoConfig:
         "`make demo ARGS=--long`: 16x16 codes (each a 2x2 patch; 07 measures why), 2x the stage-1 and 3.3x the stage-2 steps; the systems `svq_nb.pretrained` ships."
-        return cls(**{**dict(steps1=3000, steps2=2000, n_tokens=40_000, latent=16, preset="long"), **kw})
+        # aligned=False: the shipped systems were trained before aligned conditioning (retraining their stage 2: about 90 minutes)
+        return cls(**{**dict(steps1=3000, steps2=2000, n_tokens=40_000, latent=16, aligned=False, preset="long"), **kw})
 
 def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
     "The stage-1 architecture of every system: 2x2 patches as channels, then one downsampling (8x8 codes at 32 px) or none (16x16)."
@@ -100,7 +102,7 @@ def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
 def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, SystemConfig]:
     "The systems of the experiment, same architecture and budget (names as in the tables)."
     # VQGAN: LPIPS with AlexNet (about 50x cheaper than VGG at 32 px), a narrower discriminator, switched on late
-    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=4, gpt_embd=128, disc_start=int(cfg.disc_start * cfg.steps1),
+    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=4, gpt_embd=128, gpt_aligned=cfg.aligned, disc_start=int(cfg.disc_start * cfg.steps1),
                   disc_warmup=max(1, cfg.steps1 // 20), seed=seed, lam=cfg.lam, lpips_net="alex", disc_ndf=32, disc_weight=cfg.disc_weight)
     mk = lambda name, **kw: SystemConfig(name, n_classes, **{**common, **kw})
     if cfg.lambda_sweep:
@@ -396,7 +398,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
 def run_config(run: str | os.PathLike = "runs/demo") -> DemoConfig:
     "The `DemoConfig` a finished run was made with (from its `results.json`); precision 'auto' becomes what it chose there."
     R = load_results(run)
-    cfg = DemoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in R["settings"].items() if k in DemoConfig.__dataclass_fields__})
+    settings = {"aligned": False, **R["settings"]}      # runs made before `aligned` existed trained without it
+    cfg = DemoConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items() if k in DemoConfig.__dataclass_fields__})
     chosen = R.get("machine", {}).get("precision")      # the run's cache keys name it, whatever this machine would choose
     return replace(cfg, precision=chosen) if cfg.precision == "auto" and chosen else cfg
 
@@ -439,6 +442,8 @@ def main(argv: list[str] | None = None) -> dict:
                  ("steps2", "stage-2 (Transformer) steps per system"), ("n-train", "training scenes"), ("n-val", "evaluation scenes"),
                  ("latent", "side of the latent grid: size/4 (default; 8 at 32 px) or size/2 (16: finer codes, 4x the Transformer's tokens)")):
         p.add_argument(f"--{k}", type=int, default=None, help=h)
+    p.add_argument("--aligned", action=argparse.BooleanOptionalAction, default=None,
+                   help="stage 2 adds each z_s code where it lines up with the image code (default: on; --long: off, as the shipped systems)")
     p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
@@ -452,7 +457,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val, latent=a.latent,
-                                    segnet_steps=a.segnet_steps).items() if v is not None}
+                                    segnet_steps=a.segnet_steps, aligned=a.aligned).items() if v is not None}
     if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
     kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,
               workers=a.workers, **given)

@@ -229,7 +229,7 @@ def headline_by_budget(runs: dict[str, dict]) -> str:
         cells = [_over_seeds([t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS], signed=True, each=True)
                  for m in ("SSIM", "LPIPS", "SC mIoU")]
         g = s.get("latent") or s["size"] // 4                      # the latent grid (runs before `latent` existed: size/4)
-        body.append([label, f"{g}x{g}", f"{s['steps1']} / {s['steps2']}", len(TS), *cells])
+        body.append([label, f"{g}x{g}" + (", aligned" if s.get("aligned") else ""), f"{s['steps1']} / {s['steps2']}", len(TS), *cells])
     return _md_table(["run", "codes", "steps (stage 1 / 2)", "training seeds", *(f"{m} {_UP[m]}" for m in ("SSIM", "LPIPS", "SC mIoU"))], body) + (
         "\n\n*The honest headline at each budget:* reference-free sVQGAN-T minus VQGAN-T (both see only the map), mean ± sample "
         "standard deviation over the training seeds, then each seed's value; each seed's value is the mean over its sampling seeds.")
@@ -246,7 +246,8 @@ def write_report(out: Path, R: dict) -> Path:
                 if R.get("stages", {}).get("reused") else ". ") +
              f"{s['size']} px scenes, {s['n_train']} training and {s['n_val']} validation scenes, {s['steps1']} stage-1 and "
              f"{s['steps2']} stage-2 steps per system, batch {s['batch_size']}, lambda {s['lam']}, training seed(s) "
-             f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'.", "",
+             f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'"
+             + (", stage 2 with aligned conditioning (06_transformer)." if s.get("aligned") else "."), "",
              "## What reproduces", "", *(f"- {x}" for x in headline_statements(R)), "",
              "## Samples", "", "![samples](samples.png)", "",
              "Columns: " + ", ".join(R["samples_columns"]) + f"; sampling seed 0, the first {min(6, s['n_val'])} validation "

@@ -38,6 +38,7 @@ class SystemConfig:
     gpt_heads: int = 4
     gpt_embd: int = 128
     gpt_dropout: float = 0.0
+    gpt_aligned: bool = False         # stage 2 also adds each z_s code where it lines up with the image code it predicts (06_transformer)
     lam: float = 0.1                  # weight of the semantic loss in Eq. 3 (coupled systems)
     image_dropout: float = 0.0        # > 0: reference-free coupled model, design A (beyond the paper)
     ref_free: str = ""                # "null_image" or "label_branch": z_s from the map alone (see 04_models)
@@ -76,7 +77,8 @@ class SystemConfig:
         "The stage-2 Transformer for this system's latent grid and codebooks."
         hw = self.vq.latent_size ** 2
         return GPTConfig(n_cond_vocab=self.vq.n_embed_s, n_vocab=self.vq.n_embed, n_cond=hw, n_tokens=hw,
-                         n_layer=self.gpt_layers, n_head=self.gpt_heads, n_embd=self.gpt_embd, dropout=self.gpt_dropout)
+                         n_layer=self.gpt_layers, n_head=self.gpt_heads, n_embd=self.gpt_embd, dropout=self.gpt_dropout,
+                         aligned=self.gpt_aligned)
 
 # %% ../nbs/08_synthesis.ipynb #cb631fb8
 @contextlib.contextmanager

@@ -29,12 +29,24 @@ class GPTConfig:
     n_embd: int
     dropout: float = 0.0
     bias: bool = True
+    aligned: bool = False # also add, at the input that predicts x_t, the embedding of the z_s code at x_t's place (beyond the paper)
 
     def __post_init__(self):
         for k in ("n_cond_vocab", "n_vocab", "n_cond", "n_tokens", "n_layer", "n_head", "n_embd"):
             if int(getattr(self, k)) < 1: raise ValueError(f"GPTConfig.{k} must be >= 1, got {getattr(self, k)}")
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig.n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.aligned: self.align_index()      # raises unless the two grids line up
+
+    def align_index(self) -> torch.Tensor:
+        "For each z_x position t, the z_s position at the same place: the identity for equal lengths, else square grids, z_s coarser."
+        if self.n_cond == self.n_tokens: return torch.arange(self.n_tokens)
+        gs, gx = math.isqrt(self.n_cond), math.isqrt(self.n_tokens)
+        if gs * gs != self.n_cond or gx * gx != self.n_tokens or gx % gs:
+            raise ValueError(f"GPTConfig.aligned needs n_cond == n_tokens or square grids with the z_x side a multiple of the z_s side, "
+                             f"got n_cond={self.n_cond}, n_tokens={self.n_tokens}")
+        r = torch.arange(gx) // (gx // gs)
+        return (r[:, None] * gs + r[None]).flatten()
 
     @property
     def block_size(self) -> int:
@@ -124,6 +136,9 @@ class CondGPT(nn.Module):
         self.cond_emb = nn.Embedding(c.n_cond_vocab, c.n_embd)    # semantic codes z_s
         self.tok_emb = nn.Embedding(c.n_vocab, c.n_embd)          # image codes z_x
         self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
+        if c.aligned:                                             # z_s codes again, added where they line up with z_x
+            self.align_emb = nn.Embedding(c.n_cond_vocab, c.n_embd)
+            self.register_buffer("align_idx", c.align_index(), persistent=False)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias)
@@ -149,11 +164,18 @@ class CondGPT(nn.Module):
         if bad.any():
             raise ValueError(f"{name} codes must be in [0, {vocab}), got {t[bad].unique()[:8].tolist()}")
 
-    def _embed(self, cond: torch.Tensor | None, x: torch.Tensor | None, start: int = 0) -> torch.Tensor:
-        "Token + position embeddings of [cond ; x] placed at positions start, start+1, ..."
+    def _embed(self, cond: torch.Tensor | None, x: torch.Tensor | None, start: int = 0, align: torch.Tensor | None = None) -> torch.Tensor:
+        "Token + position embeddings of [cond ; x] placed at positions start, start+1, ...; `aligned` models add `align` (all of z_s) at the image positions."
         parts = ([self.cond_emb(cond)] if cond is not None else []) + ([self.tok_emb(x)] if x is not None and x.size(1) else [])
         h = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
-        return self.drop(h + self.pos_emb.weight[start:start + h.size(1)])
+        h = h + self.pos_emb.weight[start:start + h.size(1)]
+        if self.config.aligned:
+            if align is None: raise ValueError("an aligned CondGPT needs the whole condition (`align=cond`) to embed image positions")
+            k0 = max(0, self.config.n_cond - 1 - start)            # the first position whose output predicts an image code
+            if k0 < h.size(1):
+                t = torch.arange(start + k0, start + h.size(1), device=h.device) - (self.config.n_cond - 1)   # the codes they predict
+                h = torch.cat([h[:, :k0], h[:, k0:] + self.align_emb(align[:, self.align_idx[t]])], 1)
+        return self.drop(h)
 
     def _hidden(self, h: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         "Run the blocks and the final LayerNorm (advancing `cache` when given)."
@@ -178,7 +200,7 @@ class CondGPT(nn.Module):
         self._check(cond, "cond (z_s)", c.n_cond, c.n_cond_vocab, exact=True, values=check)
         self._check(x, "x (z_x)", c.n_tokens, c.n_vocab, exact=False, values=check)
         if cond.size(0) != x.size(0): raise ValueError(f"cond has batch {cond.size(0)} but x has batch {x.size(0)}")
-        h = self._hidden(self._embed(cond, x[:, :-1]))
+        h = self._hidden(self._embed(cond, x[:, :-1], align=cond))
         return self.head(h[:, c.n_cond - 1:])                      # image positions only
 
     def loss(self, cond: torch.Tensor, x: torch.Tensor, pkeep: float = 1.0,
@@ -245,14 +267,14 @@ def sample(self: CondGPT, cond: torch.Tensor, temperature: float = 1.0, top_k: i
         B = cond.size(0)
         out = torch.empty(B, c.n_tokens, dtype=torch.long, device=cond.device)
         cache = KVCache(c, B) if use_cache else None
-        h = self._hidden(self._embed(cond, None), cache)[:, -1]                 # prefill: the condition
+        h = self._hidden(self._embed(cond, None, align=cond), cache)[:, -1]     # prefill: the condition
         for t in range(c.n_tokens):
             logits = self.head(h).float()
             if greedy: out[:, t] = logits.argmax(-1)
             else: out[:, t] = draw(filter_logits(logits / temperature, top_k, top_p).softmax(-1), generator)
             if t == c.n_tokens - 1: break
-            if use_cache: h = self._hidden(self._embed(None, out[:, t:t + 1], c.n_cond + t), cache)[:, -1]
-            else: h = self._hidden(self._embed(cond, out[:, :t + 1]))[:, -1]    # taming-style: the whole prefix again
+            if use_cache: h = self._hidden(self._embed(None, out[:, t:t + 1], c.n_cond + t, cond), cache)[:, -1]
+            else: h = self._hidden(self._embed(cond, out[:, :t + 1], align=cond))[:, -1]    # taming-style: the whole prefix again
         return out
     finally:
         self.train(was_training)

@@ -94,7 +94,8 @@ def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig,
     for part in scfg.stage1_names:
         key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
         stages.append(Stage(name, scfg, part, cache / f"{part}-{key}.pt", s1, units=step_cost(scfg, part) * s1.steps))
-    gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_")}
+    # the Transformer's settings; `gpt_aligned` only when on, so the runs made before it existed keep their cache keys
+    gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
     return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), STAGE2_COST * s2.steps, tokens)]
 

@@ -130,6 +130,7 @@ def test_quick_demo_writes_everything():
         test_eq(len(trained), 5)                    # VQGAN-T: image_vq, seg_vq, Transformer; ref-free: vq, Transformer
         test_eq(r2["stages"], {"trained": 5, "reused": 12})
         assert "(12 of 17 training stages reused from the cache" in (Path(d) / "report.md").read_text()
+        assert "stage 2 with aligned conditioning" in (Path(d) / "report.md").read_text()
         assert all("VQGAN-T [training seed 1]:" in l or "(ref-free) [training seed 1]:" in l for l in trained), trained   # each names its seed
         test_eq(list(r2["train_seeds"][1]), ["VQGAN-T", "sVQGAN-T (ref-free) · no reference"])
         test_eq(sorted(r2["train_seeds"][0]), sorted(R["train_seeds"]["0"]))                      # seed 0 reproduced from the cache:
@@ -139,9 +140,9 @@ def test_quick_demo_writes_everything():
         tb = headline_by_budget({"one seed": R, "two seeds": r2})
         d0 = [R["train_seeds"]["0"][HEADLINE_ROWS[1]][m] - R["train_seeds"]["0"][HEADLINE_ROWS[0]][m] for m in ("SSIM", "LPIPS", "SC mIoU")]
         g = R["settings"]["size"] // 4                                                            # the quick run's grid: size/4
-        assert f"| one seed | {g}x{g} | 8 / 4 | 1 | {d0[0]:+.3f} | {d0[1]:+.3f} | {d0[2]:+.3f} |" in tb, tb      # one seed: its value, no spread
+        assert f"| one seed | {g}x{g}, aligned | 8 / 4 | 1 | {d0[0]:+.3f} | {d0[1]:+.3f} | {d0[2]:+.3f} |" in tb, tb      # one seed: its value, no spread
         d1 = r2["train_seeds"][1][HEADLINE_ROWS[1]]["SSIM"] - r2["train_seeds"][1][HEADLINE_ROWS[0]]["SSIM"]
-        assert f"| two seeds | {g}x{g} | 8 / 4 | 2 | {np.mean([d0[0], d1]):+.3f} ± {spread([d0[0], d1]):.3f} ({d0[0]:+.3f}, {d1:+.3f}) |" in tb, tb
+        assert f"| two seeds | {g}x{g}, aligned | 8 / 4 | 2 | {np.mean([d0[0], d1]):+.3f} ± {spread([d0[0], d1]):.3f} ({d0[0]:+.3f}, {d1:+.3f}) |" in tb, tb
         next((Path(d) / "cache").glob("segnet-*.pt")).unlink()
         test_fail(lambda: load_segmenter(d), contains="has no segmenter")
     test_eq(segmenter_path(DemoConfig(), Path("c")), None)            # the default settings: the segmenter shipped with svq_nb
