@@ -124,10 +124,11 @@ PRESETS = {
                    ckpt_every=2, n_synth=16),
 }
 
-def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1, image_dropout: float = 0.0, seed: int = 0) -> SystemConfig:
+def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1, image_dropout: float = 0.0, seed: int = 0,
+                  aligned: bool = False) -> SystemConfig:
     "The `SystemConfig` of `system` at `preset`'s size."
     layers, heads, width = preset.gpt
-    return SystemConfig(system, n_classes, vq=VQConfig(**preset.vq), gpt_layers=layers, gpt_heads=heads, gpt_embd=width, lam=lam,
+    return SystemConfig(system, n_classes, vq=VQConfig(**preset.vq), gpt_layers=layers, gpt_heads=heads, gpt_embd=width, gpt_aligned=aligned, lam=lam,
                         image_dropout=image_dropout, disc_start=preset.disc_start, disc_warmup=preset.disc_warmup,
                         perceptual_weight=preset.perceptual_weight, seed=seed)
 
@@ -275,9 +276,9 @@ def needs_reference(system: System) -> bool:
 # %% ../nbs/93_cli.ipynb #31eda7a3
 RUN_FORMAT = "svq_nb.run/1"
 _SAME = ("system", "data", "preset", "steps1", "steps2", "batch_size", "batch_size1", "batch_size2", "seed", "ckpt_every",
-         "image_dropout", "lam", "pkeep", "precision")
+         "image_dropout", "lam", "pkeep", "precision", "aligned")
 # options (and settings) added after run folders were written: what those folders were trained with
-_BEFORE = {"precision": "preset", "batch_size1": None, "batch_size2": None, "lr_scaling": "none"}
+_BEFORE = {"precision": "preset", "batch_size1": None, "batch_size2": None, "lr_scaling": "none", "aligned": False}
 _FOLDER = ("lr_scaling",)             # not options: how the folder's run was set up, which a resumed run keeps
 
 def run_settings(a: argparse.Namespace) -> dict:
@@ -286,7 +287,7 @@ def run_settings(a: argparse.Namespace) -> dict:
     return dict(system=a.system, data=a.data, preset=a.preset, steps1=a.steps1 or p.steps1, steps2=a.steps2 or p.steps2,
                 batch_size=a.batch_size, batch_size1=a.batch_size1, batch_size2=a.batch_size2, seed=a.seed,
                 ckpt_every=a.ckpt_every or p.ckpt_every, image_dropout=a.image_dropout, lam=a.lam, pkeep=a.pkeep,
-                precision=a.precision, lr_scaling="global batch")
+                precision=a.precision, aligned=a.aligned, lr_scaling="global batch")
 
 def _folder_settings(saved: dict, now: dict) -> dict:
     "The settings a resumed run trains with: this command's, and the folder's for what is not an option (`_FOLDER`)."
@@ -377,9 +378,9 @@ class Trainer:
         self.run, self.s, self.log = Path(run), settings, (log if self.rank == 0 else lambda *_, **__: None)
         self.preset = PRESETS[settings["preset"]]
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
-        self.system = System(system_config(self.preset, settings["system"], len(self.classes), settings["lam"],
-                                           settings["image_dropout"], settings["seed"])).to(pick_device(device))   # every part: grids and tokens run there
         s = {**_BEFORE, **settings}                               # a folder from before an option: what it was trained with
+        self.system = System(system_config(self.preset, s["system"], len(self.classes), s["lam"], s["image_dropout"], s["seed"],
+                                           s["aligned"])).to(pick_device(device))   # every part: grids and tokens run there
         self.cfg1, self.cfg2 = train_configs(self.preset, s["steps1"], s["steps2"], s["batch_size"], s["seed"], s["ckpt_every"], device,
                                              s["precision"], s["batch_size1"], s["batch_size2"], s["lr_scaling"] != "none", num_workers=num_workers,
                                              ckpt_keep=keep, max_nonfinite=max_nonfinite)
@@ -637,6 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-dropout", type=_prob, default=0.0, help="coupled systems: drop the image with this probability (reference-free z_s)")
     t.add_argument("--lam", type=float, default=0.1, help="weight of the semantic loss (Eq. 3, coupled systems)")
     t.add_argument("--pkeep", type=_prob, default=1.0, help="stage 2: keep each condition token with this probability")
+    t.add_argument("--aligned", action="store_true", help="stage 2: also add each z_s code where it lines up with the image code it "
+                   "predicts (beyond the paper; 06_transformer)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--precision", choices=("preset", "auto", "fp32", "bf16"), default="preset",
                    help="preset: bf16 on a GPU for the gpu and paper presets, else fp32; auto: bf16 where it is faster (a CPU with bf16 instructions, a GPU)")

@@ -139,6 +139,9 @@ def test_train_sample_evaluate_in_process():
         test_eq(code, 2)
         test_eq((cfg["precision"], cfg["stage1"]["precision"], cfg["stage2"]["precision"]), ("preset", "fp32", "fp32"))
         test_eq(main(args + ["--precision", "bf16"]), 2)           # a resumed run repeats its precision too
+        test_eq(cfg["system_config"]["gpt_aligned"], False)
+        test_eq(main(args + ["--aligned"]), 2)                     # and whether stage 2 is aligned
+        _check_same(run, {k: v for k, v in cfg.items() if k != "aligned"}, cfg)   # a folder from before --aligned resumes (it was not)
         _check_same(run, {k: v for k, v in cfg.items() if k != "precision"}, {**cfg, "precision": "preset"})   # a folder from before --precision resumes
         test_fail(lambda: _check_same(run, {k: v for k, v in cfg.items() if k != "precision"}, {**cfg, "precision": "auto"}),
                   contains="was started with --precision preset, this command says auto")
@@ -147,6 +150,11 @@ def test_train_sample_evaluate_in_process():
         test_eq(main(["evaluate", str(run), "--data", "synth:4", "--out", f"{d}/e", "--no-fid", "--segnet-steps", "2", "--segnet-n", "8", "--device", "cpu"]), 0)
         t1 = json.loads((Path(d) / "e" / "table1.json").read_text())
         assert "SC mIoU" in json.dumps(t1)
+        al = ["train", f"{d}/al", "--system", "VQGAN-T", "--data", "synth:8", "--preset", "test", "--steps1", "2", "--steps2", "2", "--aligned", "--device", "cpu"]
+        test_eq(main(al), 0)
+        sa = load_system(Path(d) / "al" / "system.pt")
+        assert sa.gpt.config.aligned and "align_emb.weight" in sa.gpt.state_dict()
+        test_eq(main(["sample", f"{d}/al", "--data", "synth:2", "--out", f"{d}/sa", "--n", "2", "--samples-per-map", "1"]), 0)
 
 
 def test_train_on_each_real_format():
