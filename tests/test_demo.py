@@ -111,6 +111,9 @@ def test_quick_demo_writes_everything():
             assert s in report, s
         # what the notebooks load from a finished run instead of training again: its segmenter and its training logs
         test_eq(run_config(d), DemoConfig.quick(n_train=16, n_val=6, sample_seeds=2, all_systems=True, preset="long", precision=pick_precision("auto", "cpu")))
+        old = json.loads((Path(d) / "results.json").read_text()); del old["settings"]["aligned"]      # a run from before `aligned`:
+        (Path(d) / "old").mkdir(); (Path(d) / "old" / "results.json").write_text(json.dumps(old))
+        test_eq(run_config(Path(d) / "old").aligned, False)                                          # its Transformers were not aligned
         man = json.loads((Path(d) / "pretrained" / "manifest.json").read_text())                # what `make pretrained` copies into the package
         test_eq(sorted(man), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
         test_close(man["VQGAN-T"]["scores"]["reconstruction SC"], R["reconstruction"]["VQGAN-T"]["SC"], eps=1e-9)
