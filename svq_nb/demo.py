@@ -86,7 +86,7 @@ class DemoConfig:
     @classmethod
     def long(cls, **kw) -> DemoConfig:
         "`make demo ARGS=--long`: 16x16 codes (each a 2x2 patch; 07 measures why), 2x the stage-1 and 3.3x the stage-2 steps; the systems `svq_nb.pretrained` ships."
-        # aligned=False: the shipped systems were trained before aligned conditioning (retraining their stage 2: about 90 minutes)
+        # aligned=False: the shipped systems' Transformers are plain (on 16x16 tokens a plain one catches up by 1000 steps: 07_training)
         return cls(**{**dict(steps1=3000, steps2=2000, n_tokens=40_000, latent=16, aligned=False, preset="long"), **kw})
 
 def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
