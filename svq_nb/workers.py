@@ -4,7 +4,7 @@
 
 # %% ../nbs/95_workers.ipynb #c0fb8f4e
 from __future__ import annotations
-import math, shutil, time
+import math, os, shutil, sys, time
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
@@ -146,7 +146,16 @@ def load_trained(stages: list[Stage]) -> tuple[System, dict, dict]:
 
 
 # %% ../nbs/95_workers.ipynb #6eb44b94
+def _exit_with_parent() -> None:
+    "Linux: the kernel kills this worker when the process that started it dies, so a killed run leaves no training behind."
+    if not sys.platform.startswith("linux"): return
+    import ctypes, signal
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))     # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError): return
+    if os.getppid() == 1: os._exit(1)                                        # the parent died before the call
+
 def _init_worker(threads: int):
+    _exit_with_parent()
     torch.set_num_threads(threads); keep_freed_memory()    # a training step's activations reuse freed memory (94_cpu)
 
 def _stage_worker(stage: dict, train) -> Path:

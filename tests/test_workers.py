@@ -42,6 +42,29 @@ def test_demo_stage_resumes():
         assert not b.path.with_suffix(".steps").exists()                    # the step checkpoints go once the stage is done
 
 
+def test_worker_ends_with_its_parent():
+    import subprocess, tempfile, textwrap
+    if sys.platform.startswith("linux"):
+        script = textwrap.dedent("""
+            import os, signal, time, concurrent.futures as cf, multiprocessing as mp
+            from svq_nb import workers
+            if __name__ == "__main__":
+                ex = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=workers._init_worker, initargs=(1,))
+                pid = ex.submit(os.getpid).result(); ex.submit(time.sleep, 120)
+                print(pid, flush=True); os.kill(os.getpid(), signal.SIGKILL)
+            """)
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "parent.py").write_text(script)
+            with open(Path(d) / "out.txt", "w") as out:                       # a file, not a pipe: a live worker would hold a pipe open
+                subprocess.run([sys.executable, str(Path(d) / "parent.py")], stdout=out, stderr=subprocess.DEVNULL, timeout=120)
+            pid = int((Path(d) / "out.txt").read_text().split()[0])
+            alive = lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0
+            for _ in range(100):
+                if not alive(): break
+                time.sleep(0.2)
+            if alive(): os.kill(pid, 9); raise AssertionError("the worker outlived its killed parent")
+
+
 def test_demo_training_workers():
     print("training in two single-threaded worker processes: the same weights as one thread here; a stage that fails (about 40 s)")
     quick = system_configs(DemoConfig.quick(all_systems=True), len(SynthScenes.classes), 0)
