@@ -323,7 +323,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens)
                   for n, c in configs[sd].items()} for sd in train_seeds}
     workers, threads = stage_workers(cfg)
-    if workers > 1: log(f"training in {workers} worker processes of {threads} thread{'s' if threads > 1 else ''} each")
+    if workers > 1: log(f"training in worker processes of {threads} thread{'s' if threads > 1 else ''} each, every stage as soon as it is ready, "
+                        f"sharing {workers * threads} cores")
     k0 = train_seeds[0]     # its rows of Table 1 are scored as soon as their system is trained and a core is free
     early = {row: Steps(trained_row_steps(plans[k0][sn], val, ref, seg, sample_seeds, classes, cfg.seed, fid_real, cfg.device),
                         needs=[st.path for st in plans[k0][sn]], what=f"sampling and scoring {row}") for row, sn, ref in table_rows(list(configs[k0]))}

@@ -78,11 +78,15 @@ def test_demo_training_workers():
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         logs, seen = [], []
         def probe():                                                                               # idle work, in short steps
-            for _ in range(300): seen.append((torch.get_num_threads(), sum("(worker process)" in l for l in logs))); time.sleep(0.002); yield
+            for _ in range(300): seen.append((torch.get_num_threads(), sum("(worker process" in l for l in logs))); time.sleep(0.002); yield
             return "every step"
         job = Steps(probe(), what="a probe")
-        train_stages(plan(a), data, workers=2, progress=Progress(1, logs.append), threads=1, idle=[job])
-        test_eq(sum("(worker process)" in l for l in logs), 5)                                   # 3 VQ models, 2 Transformers
+        progress, most = Progress(1, logs.append), []
+        start = progress.worker_started
+        progress.worker_started = lambda *a: (start(*a), most.append(len(progress.running)))       # processes training at once
+        train_stages(plan(a), data, workers=2, progress=progress, threads=1, idle=[job])
+        test_eq(sum("(worker process" in l for l in logs), 5)                                    # 3 VQ models, 2 Transformers
+        assert max(most) == 3 and any("(worker process, sharing the cores)" in l for l in logs), (most, logs)  # 3 VQ models at once
         assert seen and set(seen) == {(1, 5)}, seen        # steps ran once every stage had started, on the free worker's one thread
         assert any("while 1 stage trains: a probe" in l for l in logs), logs
         test_eq(job.result(), "every step"); test_eq(len(seen), 300)                              # the rest when asked for
@@ -94,9 +98,15 @@ def test_demo_training_workers():
         finally: torch.set_num_threads(threads)
         def states(path):                                                                          # every saved weight tensor
             z = load_checkpoint(path); return [z["state_dict"]] if "state_dict" in z else list(z["snapshots"].values())
-        for st in plan(a):
-            for x, y in zip(states(st.path), states(Path(b) / st.path.name), strict=True):
-                for k in x: test_eq(x[k], y[k])                                                  # bit for bit
+        def same_weights(d):
+            for st in plan(d):
+                for x, y in zip(states(st.path), states(Path(b) / st.path.name), strict=True):
+                    for k in x: test_eq(x[k], y[k])                                              # bit for bit
+        same_weights(a)
+        most.clear()
+        with tempfile.TemporaryDirectory() as e:                                                 # not shared: at most one stage per worker
+            train_stages(plan(e), data, workers=2, progress=progress, threads=1, share=False)
+            test_eq(max(most), 2); same_weights(e)
         system, hist, snaps = load_trained(plan(a)[:3])
         test_eq(sorted(hist), ["gpt", "image_vq", "seg_vq"]); test_eq(system.gpt.state_dict()["head.weight"], snaps["1.0"]["head.weight"])
     with tempfile.TemporaryDirectory() as d:           # a stage that fails in a worker: named in the error; what finished is kept
