@@ -71,6 +71,7 @@ def test_demo_training_workers():
     small = lambda c: replace(c, vq=replace(c.vq, ch=8, z_channels=8, embed_dim=8, attn_resolutions=(), resolution=16), gpt_layers=1,
                               gpt_embd=32, perceptual_weight=0.0)
     cfgs = {n: small(quick[n]) for n in ("VQVAE-T", "sVQVAE-T")}
+    cfgs["sVQVAE-T seed 1"] = replace(cfgs["sVQVAE-T"], seed=1)                                  # a third Transformer
     data = SynthScenes(16, size=16, seed=0).tensors()
     s1, s2 = TrainConfig(steps=3, batch_size=8, progress=False), TrainConfig(steps=4, batch_size=8, progress=False)
     plan = lambda d: [st for n, c in cfgs.items() for st in plan_stages(n, c, s1, s2, Path(d), "k", (0.5, 1.0))]
@@ -85,9 +86,8 @@ def test_demo_training_workers():
         start = progress.worker_started
         progress.worker_started = lambda *a: (start(*a), most.append(len(progress.running)))       # processes training at once
         train_stages(plan(a), data, workers=2, progress=progress, threads=1, idle=[job])
-        test_eq(sum("(worker process" in l for l in logs), 5)                                    # 3 VQ models, 2 Transformers
-        assert max(most) == 3 and any("(worker process, sharing the cores)" in l for l in logs), (most, logs)  # 3 VQ models at once
-        assert seen and set(seen) == {(1, 5)}, seen        # steps ran once every stage had started, on the free worker's one thread
+        test_eq(sum("(worker process" in l for l in logs), 7)                                    # 4 VQ models, 3 Transformers
+        assert seen and set(seen) == {(1, 7)}, seen        # steps ran once every stage had started, on the free worker's one thread
         assert any("while 1 stage trains: a probe" in l for l in logs), logs
         test_eq(job.result(), "every step"); test_eq(len(seen), 300)                              # the rest when asked for
         at = lambda s: next(i for i, l in enumerate(logs) if s in l)
@@ -103,10 +103,14 @@ def test_demo_training_workers():
                 for x, y in zip(states(st.path), states(Path(b) / st.path.name), strict=True):
                     for k in x: test_eq(x[k], y[k])                                              # bit for bit
         same_weights(a)
-        most.clear()
-        with tempfile.TemporaryDirectory() as e:                                                 # not shared: at most one stage per worker
-            train_stages(plan(e), data, workers=2, progress=progress, threads=1, share=False)
-            test_eq(max(most), 2); same_weights(e)
+        for share, at_once in ((True, 3), (False, 2)):   # the VQ models cached: the three Transformers share the two cores, or not
+            with tempfile.TemporaryDirectory() as e:
+                for st in plan(e):
+                    if st.part != "gpt": shutil.copy(Path(b) / st.path.name, st.path)
+                most.clear(); logs.clear()
+                train_stages(plan(e), data, workers=2, progress=progress, threads=1, share=share)
+                test_eq(max(most), at_once); test_eq(any("(worker process, sharing the cores)" in l for l in logs), share)
+                same_weights(e)
         system, hist, snaps = load_trained(plan(a)[:3])
         test_eq(sorted(hist), ["gpt", "image_vq", "seg_vq"]); test_eq(system.gpt.state_dict()["head.weight"], snaps["1.0"]["head.weight"])
     with tempfile.TemporaryDirectory() as d:           # a stage that fails in a worker: named in the error; what finished is kept
@@ -121,3 +125,17 @@ def test_demo_training_workers():
     p._timed = [10.0, 50.0]                                                                  # 0.2 s per unit
     p.running = {"a": (time.perf_counter() - 10, 100.0), "b": (time.perf_counter() - 1000, 10.0)}
     test_close(p._done_now(), 50 + 0.5 * 100 + 0.9 * 10, eps=0.5)                            # half of a; b capped at 90%
+
+
+def test_share_only_transformers():
+    # which ready stages start: VQ models at most one per worker; Transformers share the cores once no VQ model is left
+    mk = lambda n, part: Stage(n, None, part, Path(f"{n}.pt"), None)
+    v1, v2, v3, g1, g2, g3 = mk("v1", "vq"), mk("v2", "vq"), mk("v3", "seg_vq"), mk("g1", "gpt"), mk("g2", "gpt"), mk("g3", "gpt")
+    test_eq(_to_start([v1, v2, v3], [], [v1, v2, v3], 2, True), [v1, v2])                     # VQ models never share
+    test_eq(_to_start([g1, g2, g3], [], [g1, g2, g3], 2, True), [g1, g2, g3])                 # the last Transformers all start
+    test_eq(_to_start([g1, g2, g3], [], [g1, g2, g3], 2, False), [g1, g2])
+    test_eq(_to_start([g2, g3], [g1], [g2, g3], 2, True), [g2, g3])
+    test_eq(_to_start([g1], [v1, v2], [g1], 2, True), [])                                     # VQ models training: no sharing
+    test_eq(_to_start([g1, g2], [v1], [g1, g2, v3], 2, True), [g1])                           # a VQ model waits: one per worker
+    test_eq(_to_start([g1, g2, g3], [], [g1, g2, g3], 1, True), [g1, g2, g3])
+    test_eq(len(_to_start([mk(f"g{i}", "gpt") for i in range(9)], [], [], 2, True)), 2 * SHARE_LIMIT)   # capped
