@@ -323,8 +323,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens)
                   for n, c in configs[sd].items()} for sd in train_seeds}
     workers, threads = stage_workers(cfg)
-    if workers > 1: log(f"training in worker processes of {threads} thread{'s' if threads > 1 else ''} each, every stage as soon as it is ready, "
-                        f"sharing {workers * threads} cores")
+    if workers > 1: log(f"training in worker processes of {threads} thread{'s' if threads > 1 else ''} each on {workers * threads} cores, "
+                        f"the last Transformers sharing them")
     k0 = train_seeds[0]     # its rows of Table 1 are scored as soon as their system is trained and a core is free
     early = {row: Steps(trained_row_steps(plans[k0][sn], val, ref, seg, sample_seeds, classes, cfg.seed, fid_real, cfg.device),
                         needs=[st.path for st in plans[k0][sn]], what=f"sampling and scoring {row}") for row, sn, ref in table_rows(list(configs[k0]))}
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: every core, whatever OMP_NUM_THREADS says)")
-    p.add_argument("--workers", type=int, default=0, help="training processes (0: one single-threaded process per core, up to 4, on a CPU; 1 on a GPU)")
+    p.add_argument("--workers", type=int, default=0, help="training workers (0: one single-threaded worker per core, up to 4, on a CPU; 1 on a GPU); the last Transformers share them")
     p.add_argument("--seed", type=int, default=0, help="every random choice derives from it")
     a = p.parse_args(argv)
     if a.train_seeds < 1: p.error(f"--train-seeds must be >= 1, got {a.train_seeds}")

@@ -19,9 +19,7 @@ NAMES = ("VQGAN-T", "sVQGAN-T (ref-free)")
 
 
 def job(args):
-    "Train one Transformer (`lr`: the stage-2 learning rate, None for the demo's) and score it; (name, aligned, results)."
-    name, aligned, run, steps, n_tokens, n_val, seeds, *rest = args
-    lr = rest[0] if rest else None
+    name, aligned, run, steps, n_tokens, n_val, seeds = args
     torch.set_num_threads(1)
     from svq_nb.data import SynthScenes
     from svq_nb.demo import DemoConfig, stage_configs
@@ -36,7 +34,6 @@ def job(args):
     val = SynthScenes(n_val, size=32, split="val", seed=0).tensors()
     cond, x = encode_dataset(s, train)
     s2 = replace(stage_configs(DemoConfig(steps2=steps))[1], log_every=max(1, steps // 10))
-    if lr is not None: s2 = replace(s2, lr=lr)
     s.gpt = CondGPT(replace(s.gpt.config, aligned=aligned))
     t0 = time.perf_counter()
     hist = train_stage2(s.gpt, cond, x, s2)
@@ -52,8 +49,7 @@ def job(args):
             with torch.no_grad(): imgs = s.synthesize(val[1], seed=seed, **kw)[:, 0]
             sc.append(semantic_consistency(judge, imgs, val[1]))
         out[f"SC {label}"] = sum(sc) / len(sc)
-    out["lr"] = s2.lr
-    print(f"{name:20s} aligned={aligned!s:5} lr {s2.lr:g} NLL {nll:.3f}  SC T=1 {out['SC T=1']:.3f}  top-k 20 {out['SC top-k 20']:.3f}  "
+    print(f"{name:20s} aligned={aligned!s:5} NLL {nll:.3f}  SC T=1 {out['SC T=1']:.3f}  top-k 20 {out['SC top-k 20']:.3f}  "
           f"{out['train s/step']:.2f} s/step ({out['grid']}, {where})", flush=True)
     return name, aligned, out
 
