@@ -39,11 +39,11 @@ def timed(cfg, train, workers: int, threads: int) -> tuple[float, Path, tempfile
 def gpt_steps(seconds: float, q) -> None:
     "Train the --long preset's Transformer on random tokens for `seconds` on one thread; put its steps per second on `q`."
     torch.set_num_threads(1)
-    from svq_nb.demo import DemoConfig, stage_configs
-    from svq_nb.transformer import GPTConfig, CondGPT
+    from svq_nb.demo import DemoConfig, stage_configs, system_configs
+    from svq_nb.synthesis import System
     cfg = DemoConfig.long(); s2 = stage_configs(cfg)[1]
     torch.manual_seed(0)
-    gpt = CondGPT(GPTConfig(cfg.codes_s, cfg.codes, cfg.latent ** 2, cfg.latent ** 2, n_layer=4, n_head=4, n_embd=128))
+    gpt = System(system_configs(cfg, len(SynthScenes.classes), 0)["VQGAN-T"]).gpt      # the --long Transformer, as the demo builds it
     opt = torch.optim.AdamW(gpt.parameters(), s2.lr, betas=s2.betas)
     cond, x = torch.randint(0, cfg.codes_s, (s2.batch_size, cfg.latent ** 2)), torch.randint(0, cfg.codes, (s2.batch_size, cfg.latent ** 2))
     n, t = 0, time.perf_counter()
