@@ -85,6 +85,27 @@ def test_demo_probe_and_cache_keys():
     test_eq([c.lam for c in system_configs(replace(cfg, lambda_sweep=True), 17, 0).values()][1:], [0.01, 0.1, 1.0])
 
 
+def test_demo_heads_and_shipped_recipe():
+    from dataclasses import asdict
+    from svq_nb.demo import DemoConfig, system_configs
+    from svq_nb.synthesis import System, pretrained_manifest, pretrained
+    n_cls = len(SynthScenes.classes)
+    heads = {p: {c.gpt_heads for c in system_configs(cfg, n_cls, 0).values()} for p, cfg in (("default", DemoConfig()), ("long", DemoConfig.long()))}
+    test_eq(heads, {"default": {4}, "long": {2}})
+    # the head count splits c_attn's output differently; the parameters and their initial values stay the same
+    a, b = (System(c).gpt.state_dict() for c in (system_configs(DemoConfig.long(), n_cls, 0)["VQGAN-T"],
+                                                 replace(system_configs(DemoConfig.long(), n_cls, 0)["VQGAN-T"], gpt_heads=4)))
+    test_eq(a.keys(), b.keys()); assert all(torch.equal(a[k], b[k]) for k in a)
+    # the shipped systems were made by today's --long recipe: its settings, its system configurations
+    man, want = pretrained_manifest(), json.loads(json.dumps(asdict(DemoConfig.long())))
+    test_eq(sorted(man), ["VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)"])
+    for name, entry in man.items():
+        r = entry["recipe"]                                   # the settings that shape training (not the evaluation's seeds)
+        assert {"steps1", "steps2", "latent", "gpt_heads", "aligned", "n_tokens", "lr2"} <= set(r), sorted(r)
+        test_eq(r, {k: want[k] for k in r})
+        test_eq(asdict(pretrained(name).cfg), asdict(system_configs(DemoConfig.long(), n_cls, 0)[name]))
+
+
 def test_quick_demo_writes_everything():
     import re
     logs = []
