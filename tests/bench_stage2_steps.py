@@ -1,0 +1,76 @@
+"""How far more Transformer steps take the shipped systems: the `--long` Transformer (16x16 tokens, 2 heads of 64, the
+demo's stage-2 recipe) trained from scratch for `--steps` steps, its learning rate decayed over all of them, on the
+tokens of the shipped systems' stage 1 (the same 40,000 training scenes as `make pretrained`).
+
+Along the way, at every eighth of the steps: validation loss (nats per image code) on 128 validation scenes, and the
+semantic consistency (the robust judge's mIoU) of one sample per validation map, sampling seed 0, temperature 1 (what
+`make demo` reports), together with the CPU-seconds spent training. One single-threaded process per system, both at
+once. Writes nbs/bench_results/steps2_16x16_<steps>.json. About 50 minutes on 2 cores at the default 3200 steps (about what
+`make pretrained` could give each Transformer within 90 minutes, now that it takes 66 with 2000); `--quick` runs every
+path in a minute (numbers meaningless).
+
+A point inside a longer schedule is not the end of a shorter one: at step 2000 of a 3200-step schedule the learning rate
+is still high, so the curve reads below what a 2000-step run ends at. Compare the ends, and read the curve for its slope.
+"""
+import argparse, json, time
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+OUT = Path(__file__).resolve().parent.parent / "nbs" / "bench_results"
+
+
+def job(args):
+    name, steps, n_tokens, n_val, every = args
+    torch.set_num_threads(1)
+    from svq_nb.data import SynthScenes
+    from svq_nb.demo import DemoConfig, stage_configs, first_scenes
+    from svq_nb.metrics import load_segnet, semantic_consistency
+    from svq_nb.synthesis import encode_dataset, pretrained
+    from svq_nb.transformer import CondGPT
+    from svq_nb.training import FitHooks, train_stage2
+    s = pretrained(name).eval()
+    demo = DemoConfig.long()
+    cond, x = encode_dataset(s, first_scenes(SynthScenes(demo.n_train, size=demo.size, split="train", seed=demo.seed), n_tokens))
+    val = SynthScenes(n_val, size=demo.size, split="val", seed=0).tensors()
+    vc, vx = s.tokens(*val)
+    judge = load_segnet()
+    torch.manual_seed(0)
+    s.gpt = CondGPT(s.gpt.config)
+    s2 = replace(stage_configs(replace(demo, steps2=steps))[1], log_every=every)
+    curve, cpu = [], {"train": 0.0, "t": time.process_time()}
+
+    def score(row):
+        if row["step"] % every and row["step"] != steps: return
+        cpu["train"] += time.process_time() - cpu["t"]
+        s.gpt.eval()
+        with torch.no_grad():
+            nll = s.gpt.loss(vc, vx).item()
+            sc = semantic_consistency(judge, s.synthesize(val[1], seed=0)[:, 0], val[1])
+        s.gpt.train()
+        curve.append({"step": row["step"], "train_cpu_s": cpu["train"], "train loss": row["loss"], "val NLL": nll, "SC": sc})
+        print(f"{name:20s} step {row['step']:5d}  {cpu['train']:6.0f} cpu-s  val NLL {nll:.3f}  SC {sc:.3f}", flush=True)
+        cpu["t"] = time.process_time()
+
+    train_stage2(s.gpt, cond, x, s2, hooks=FitHooks(on_log=score))
+    return name, {"steps": steps, "n_tokens": n_tokens, "n_val": n_val, "precision": s2.precision, "heads": s.gpt.config.n_head, "curve": curve}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=3200)
+    p.add_argument("--systems", default="VQGAN-T,sVQGAN-T (ref-free)", help="comma-separated names of shipped systems")
+    p.add_argument("--quick", action="store_true")
+    a = p.parse_args()
+    steps, n_tokens, n_val = (8, 64, 8) if a.quick else (a.steps, 40_000, 128)
+    jobs = [(n, steps, n_tokens, n_val, max(1, steps // 8)) for n in a.systems.split(",")]
+    with get_context("spawn").Pool(len(jobs)) as pool: results = dict(pool.map(job, jobs, chunksize=1))
+    if not a.quick:
+        out = OUT / f"steps2_16x16_{steps}.json"
+        out.write_text(json.dumps(results, indent=1), encoding="utf-8"); print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
