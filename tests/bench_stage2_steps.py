@@ -13,6 +13,10 @@ A point inside a longer schedule is not the end of a shorter one: at step 2000 o
 is still high, which by itself lowers the curve there against a 2000-step run's end (in the stored run a training seed
 moved it more: it read 0.371 and 0.366 at step 2000, the shipped 2000-step runs 0.345 and 0.356). Compare the ends, and
 read the curve for its slope.
+
+`--layers` and `--width` change the Transformer's depth and width (heads keep 64 channels each) to ask whether capacity,
+not steps, is what the samples lack; `--save DIR` keeps each final Transformer's weights there (outside the repository),
+for pictures. The final point is scored with sampling seeds 0 and 1.
 """
 import argparse, json, time
 from dataclasses import replace
@@ -25,7 +29,7 @@ OUT = Path(__file__).resolve().parent.parent / "nbs" / "bench_results"
 
 
 def job(args):
-    name, steps, n_tokens, n_val, every = args
+    name, steps, n_tokens, n_val, every, layers, width, save = args
     torch.set_num_threads(1)
     from svq_nb.data import SynthScenes
     from svq_nb.demo import DemoConfig, stage_configs, first_scenes
@@ -40,7 +44,7 @@ def job(args):
     vc, vx = s.tokens(*val)
     judge = load_segnet()
     torch.manual_seed(0)
-    s.gpt = CondGPT(s.gpt.config)
+    s.gpt = CondGPT(replace(s.gpt.config, n_layer=layers, n_embd=width, n_head=max(1, width // 64)))
     s2 = replace(stage_configs(replace(demo, steps2=steps))[1], log_every=every)
     curve, cpu = [], {"train": 0.0, "t": time.process_time()}
 
@@ -51,26 +55,37 @@ def job(args):
         with torch.no_grad():
             nll = s.gpt.loss(vc, vx).item()
             sc = semantic_consistency(judge, s.synthesize(val[1], seed=0)[:, 0], val[1])
+            sc1 = semantic_consistency(judge, s.synthesize(val[1], seed=1)[:, 0], val[1]) if row["step"] == steps else None
         s.gpt.train()
-        curve.append({"step": row["step"], "train_cpu_s": cpu["train"], "train loss": row["loss"], "val NLL": nll, "SC": sc})
+        curve.append({"step": row["step"], "train_cpu_s": cpu["train"], "train loss": row["loss"], "val NLL": nll, "SC": sc,
+                      **({"SC seed 1": sc1} if sc1 is not None else {})})
         print(f"{name:20s} step {row['step']:5d}  {cpu['train']:6.0f} cpu-s  val NLL {nll:.3f}  SC {sc:.3f}", flush=True)
         cpu["t"] = time.process_time()
 
     train_stage2(s.gpt, cond, x, s2, hooks=FitHooks(on_log=score))
-    return name, {"steps": steps, "n_tokens": n_tokens, "n_val": n_val, "precision": s2.precision, "heads": s.gpt.config.n_head, "curve": curve}
+    if save:
+        Path(save).mkdir(parents=True, exist_ok=True)
+        torch.save(s.gpt.state_dict(), Path(save) / f"{name.replace(' ', '_')}_L{layers}_W{width}_{steps}.pt")
+    c = s.gpt.config
+    return name, {"steps": steps, "n_tokens": n_tokens, "n_val": n_val, "precision": s2.precision, "heads": c.n_head, "layers": c.n_layer,
+                  "width": c.n_embd, "params": sum(p.numel() for p in s.gpt.parameters()), "curve": curve}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=3200)
     p.add_argument("--systems", default="VQGAN-T,sVQGAN-T (ref-free)", help="comma-separated names of shipped systems")
+    p.add_argument("--layers", type=int, default=4, help="Transformer layers (the shipped ones have 4)")
+    p.add_argument("--width", type=int, default=128, help="Transformer width, in heads of 64 (the shipped ones: 128)")
+    p.add_argument("--save", default="", help="folder for the final Transformers' weights (default: not kept)")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
     steps, n_tokens, n_val = (8, 64, 8) if a.quick else (a.steps, 40_000, 128)
-    jobs = [(n, steps, n_tokens, n_val, max(1, steps // 8)) for n in a.systems.split(",")]
+    jobs = [(n, steps, n_tokens, n_val, max(1, steps // 8), a.layers, a.width, a.save) for n in a.systems.split(",")]
     with get_context("spawn").Pool(len(jobs)) as pool: results = dict(pool.map(job, jobs, chunksize=1))
     if not a.quick:
-        out = OUT / f"steps2_16x16_{steps}.json"
+        shape = "" if (a.layers, a.width) == (4, 128) else f"_L{a.layers}_W{a.width}"
+        out = OUT / f"steps2_16x16_{steps}{shape}.json"
         out.write_text(json.dumps(results, indent=1), encoding="utf-8"); print("wrote", out)
 
 
