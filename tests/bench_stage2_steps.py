@@ -14,11 +14,15 @@ is still high, which by itself lowers the curve there against a 2000-step run's 
 moved it more: it read 0.371 and 0.366 at step 2000, the shipped 2000-step runs 0.345 and 0.356). Compare the ends, and
 read the curve for its slope.
 
+`--picture DIR` reads the Transformers kept by `--save DIR` and writes, beside the shipped ones', their per-class IoU on
+the 128 validation maps (sampling seed 0; with the stage-1 reconstructions' as the ceiling) to
+nbs/bench_results/steps2_perclass.json and a grid of their samples to steps2_samples.png.
+
 `--layers` and `--width` change the Transformer's depth and width (heads keep 64 channels each) to ask whether capacity,
 not steps, is what the samples lack; `--save DIR` keeps each final Transformer's weights there (outside the repository),
 for pictures. The final point is scored with sampling seeds 0 and 1.
 """
-import argparse, json, time
+import argparse, json, tempfile, time
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -71,6 +75,60 @@ def job(args):
                   "width": c.n_embd, "params": sum(p.numel() for p in s.gpt.parameters()), "curve": curve}
 
 
+def picture(folder: Path, quick: bool = False):
+    "Per-class IoU and a sample grid of the Transformers kept in `folder`, next to the shipped ones."
+    import re
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from svq_nb.data import SynthScenes, SYNTH_CLASSES, colorize, to_uint8
+    from svq_nb.demo import DemoConfig
+    from svq_nb.metrics import load_segnet, segnet_confusion
+    from svq_nb.synthesis import pretrained
+    from svq_nb.transformer import CondGPT
+    torch.set_num_threads(2)
+    kept = sorted(folder.glob("*.pt"))
+    if not kept: raise SystemExit(f"{folder}: no Transformer weights (*.pt, written by --save) in it")
+    n_val = 8 if quick else 128
+    x, y = SynthScenes(n_val, size=DemoConfig.long().size, split="val", seed=0).tensors()
+    judge, rows, pics = load_segnet(), {}, {}
+    iou = lambda imgs: [None if v != v else round(v, 4) for v in segnet_confusion(judge, imgs, y).iou().tolist()]
+    rows["real images"] = iou(x)
+    for f in kept:
+        m = re.fullmatch(r"(.+)_L(\d+)_W(\d+)_(\d+)\.pt", f.name)
+        if not m: raise SystemExit(f"{f}: expected <system>_L<layers>_W<width>_<steps>.pt, as --save writes")
+        name, layers, width, steps = m[1].replace("_", " "), int(m[2]), int(m[3]), int(m[4])
+        s = pretrained(name).eval()
+        if f"{name} · reconstruction" not in rows:
+            pics[f"{name} · reconstruction"] = rec = s.reconstruct(x, y)["image"]
+            rows[f"{name} · reconstruction"] = iou(rec)
+            pics[f"{name} · shipped (4 layers, 2000 steps)"] = smp = s.synthesize(y, seed=0)[:, 0]
+            rows[f"{name} · shipped (4 layers, 2000 steps)"] = iou(smp)
+        s.gpt = CondGPT(replace(s.gpt.config, n_layer=layers, n_embd=width, n_head=max(1, width // 64)))
+        s.gpt.load_state_dict(torch.load(f, map_location="cpu", weights_only=True)); s.gpt.eval()
+        key = f"{name} · {layers} layers of {width}, {steps} steps"
+        pics[key] = smp = s.synthesize(y, seed=0)[:, 0]
+        rows[key] = iou(smp)
+    large = [SYNTH_CLASSES.index(c) for c in ("sky", "mountain", "water", "grass", "sand", "road", "building", "tree")]
+    summary = {k: {"mIoU": float(np.nanmean([np.nan if v is None else v for v in r])),
+                   "large classes mIoU": float(np.nanmean([np.nan if r[i] is None else r[i] for i in large]))} for k, r in rows.items()}
+    out = {"n_val": n_val, "sampling seed": 0, "classes": SYNTH_CLASSES, "IoU": rows, "summary": summary}
+    for k, v in summary.items(): print(f"{k:55s} mIoU {v['mIoU']:.3f}  large classes {v['large classes mIoU']:.3f}")
+    n = 6
+    cols = [("map", [colorize(y[i]) for i in range(n)]), ("ground truth", [to_uint8(x[i]) for i in range(n)])]
+    cols += [(k.replace(" · ", "\n"), [to_uint8(v[i]) for i in range(n)]) for k, v in pics.items()]
+    fig, axs = plt.subplots(n, len(cols), figsize=(1.45 * len(cols), 1.45 * n + 0.5))
+    for j, (title, tiles) in enumerate(cols):
+        axs[0, j].set_title(title, fontsize=6.5)
+        for i in range(n):
+            axs[i, j].imshow(tiles[i], interpolation="nearest"); axs[i, j].set_axis_off()
+    fig.tight_layout(pad=0.3)
+    dest = Path(tempfile.mkdtemp()) if quick else OUT     # --quick: every path, nothing in the repository
+    (dest / "steps2_perclass.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
+    fig.savefig(dest / "steps2_samples.png", dpi=110); print("wrote", dest / "steps2_perclass.json", dest / "steps2_samples.png")
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=3200)
@@ -78,8 +136,10 @@ def main():
     p.add_argument("--layers", type=int, default=4, help="Transformer layers (the shipped ones have 4)")
     p.add_argument("--width", type=int, default=128, help="Transformer width, in heads of 64 (the shipped ones: 128)")
     p.add_argument("--save", default="", help="folder for the final Transformers' weights (default: not kept)")
+    p.add_argument("--picture", default="", help="folder of kept weights: write their per-class IoU and sample grid, train nothing")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
+    if a.picture: return picture(Path(a.picture), a.quick)
     steps, n_tokens, n_val = (8, 64, 8) if a.quick else (a.steps, 40_000, 128)
     jobs = [(n, steps, n_tokens, n_val, max(1, steps // 8), a.layers, a.width, a.save) for n in a.systems.split(",")]
     with get_context("spawn").Pool(len(jobs)) as pool: results = dict(pool.map(job, jobs, chunksize=1))
