@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import Patch
 
 from .data import SYNTH_CLASSES, colorize, palette, to_uint8
-from .synthesis import SYSTEM_NAMES, System, load_system
+from .synthesis import SYSTEM_NAMES, System, load_system, derangement as _derangement
 from .metrics import ssim, lpips, segment, ConfusionMatrix, SSIM_MIN_SIZE, LPIPS_MIN_SIZE
 from .weights import WeightsNotFound
 
@@ -37,12 +37,8 @@ DERANGEMENT_SEED = 0
 
 @functools.lru_cache(maxsize=32)
 def derangement(n: int, seed: int = DERANGEMENT_SEED) -> tuple[int, ...]:
-    "A seeded random permutation of range(n) that moves every index (example i borrows the image of example perm[i])."
-    if n < 2: raise ValueError(f"a derangement needs at least 2 examples, got {n}")
-    g = torch.Generator().manual_seed(seed)
-    while True:   # about 1 in e random permutations is a derangement
-        p = torch.randperm(n, generator=g)
-        if not bool((p == torch.arange(n)).any()): return tuple(p.tolist())
+    "`synthesis.derangement` as a cached tuple: example i borrows the image of example perm[i], the partner the evaluation's `other` protocol gives it."
+    return tuple(_derangement(n, seed).tolist())
 
 @dataclass(frozen=True)
 class CompareSettings:

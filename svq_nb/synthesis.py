@@ -179,7 +179,7 @@ REFERENCES = ("ground_truth", "other", "none")
 
 def derangement(n: int, seed: int = 0) -> torch.Tensor:
     "A seeded random permutation of range(n) with no fixed point (Sattolo's algorithm: one n-cycle); needs n >= 2."
-    if n < 2: raise ValueError(f"a derangement needs at least 2 items, got {n}")
+    if n < 2: raise ValueError(f"a derangement needs at least 2 examples, got {n}")
     g, p = torch.Generator().manual_seed(seed), list(range(n))
     for i in range(n - 1, 0, -1):
         j = int(torch.randint(i, (1,), generator=g))
