@@ -37,7 +37,7 @@ DERANGEMENT_SEED = 0
 
 @functools.lru_cache(maxsize=32)
 def derangement(n: int, seed: int = DERANGEMENT_SEED) -> tuple[int, ...]:
-    "`synthesis.derangement` as a cached tuple: example i borrows the image of example perm[i], the partner the evaluation's `other` protocol gives it."
+    "`synthesis.derangement` as a cached tuple: example i borrows the image of example perm[i], over the same examples, the partner the evaluation's `other` protocol gives it at seed 0."
     return tuple(_derangement(n, seed).tolist())
 
 @dataclass(frozen=True)

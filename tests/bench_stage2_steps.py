@@ -5,7 +5,7 @@ tokens of the shipped systems' stage 1 (the same 40,000 training scenes as `make
 Along the way, at every eighth of the steps: validation loss (nats per image code) on 128 validation scenes, and the
 semantic consistency (the robust judge's mIoU) of one sample per validation map, sampling seed 0, temperature 1 (what
 `make demo` reports), together with the CPU-seconds spent training. One single-threaded process per system, both at
-once. Writes nbs/bench_results/steps2_16x16_<steps>.json. About 50 minutes on 2 cores at the default 3200 steps (about what
+once. Writes nbs/bench_results/steps2_16x16_<steps>.json (`_L<layers>_W<width>` added for other shapes). About 50 minutes on 2 cores at the default 3200 steps (about what
 `make pretrained` could give each Transformer within 90 minutes, now that it takes 66 with 2000); `--quick` runs every
 path in a minute (numbers meaningless).
 
@@ -14,13 +14,14 @@ is still high, which by itself lowers the curve there against a 2000-step run's 
 moved it more: it read 0.371 and 0.366 at step 2000, the shipped 2000-step runs 0.345 and 0.356). Compare the ends, and
 read the curve for its slope.
 
-`--picture DIR` reads the Transformers kept by `--save DIR` and writes, beside the shipped ones', their per-class IoU on
+`--picture DIR` reads every Transformer kept by `--save DIR` (a `--quick` run's too, so keep those elsewhere) and writes, beside the shipped ones', their per-class IoU on
 the 128 validation maps (sampling seed 0; with the stage-1 reconstructions' as the ceiling) to
 nbs/bench_results/steps2_perclass.json and a grid of their samples to steps2_samples.png.
 
 `--layers` and `--width` change the Transformer's depth and width (heads keep 64 channels each) to ask whether capacity,
 not steps, is what the samples lack; `--save DIR` keeps each final Transformer's weights there (outside the repository),
-for pictures. The final point is scored with sampling seeds 0 and 1.
+for pictures. The final point is scored with sampling seeds 0 and 1. The stored twice-the-compute runs were
+`--systems VQGAN-T --save DIR` with `--steps 6400`, and with `--layers 8` (about 110 minutes together on 2 cores).
 """
 import argparse, json, tempfile, time
 from dataclasses import replace
@@ -139,6 +140,7 @@ def main():
     p.add_argument("--picture", default="", help="folder of kept weights: write their per-class IoU and sample grid, train nothing")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
+    if a.width < 64 or a.width % 64: p.error(f"--width {a.width}: expected a multiple of 64 (heads of 64 channels)")
     if a.picture: return picture(Path(a.picture), a.quick)
     steps, n_tokens, n_val = (8, 64, 8) if a.quick else (a.steps, 40_000, 128)
     jobs = [(n, steps, n_tokens, n_val, max(1, steps // 8), a.layers, a.width, a.save) for n in a.systems.split(",")]
