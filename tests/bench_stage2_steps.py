@@ -23,7 +23,7 @@ not steps, is what the samples lack; `--save DIR` keeps each final Transformer's
 for pictures. The final point is scored with sampling seeds 0 and 1. The stored twice-the-compute runs were
 `--systems VQGAN-T --save DIR` with `--steps 6400`, and with `--layers 8` (about 110 minutes together on 2 cores).
 """
-import argparse, json, tempfile, time
+import argparse, json, re, tempfile, time
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,6 +31,16 @@ from pathlib import Path
 import torch
 
 OUT = Path(__file__).resolve().parent.parent / "nbs" / "bench_results"
+KEPT = re.compile(r"(.+)_L(\d+)_W(\d+)_(\d+)\.pt")      # the file name `kept_name` writes and `picture` reads
+
+
+def kept_name(name: str, layers: int, width: int, steps: int) -> str:
+    return f"{name.replace(' ', '_')}_L{layers}_W{width}_{steps}.pt"
+
+
+def shaped(config, layers: int, width: int):
+    "The shipped Transformer's configuration with `layers` layers of `width` channels, in heads of 64."
+    return replace(config, n_layer=layers, n_embd=width, n_head=width // 64)
 
 
 def job(args):
@@ -49,7 +59,7 @@ def job(args):
     vc, vx = s.tokens(*val)
     judge = load_segnet()
     torch.manual_seed(0)
-    s.gpt = CondGPT(replace(s.gpt.config, n_layer=layers, n_embd=width, n_head=max(1, width // 64)))
+    s.gpt = CondGPT(shaped(s.gpt.config, layers, width))
     s2 = replace(stage_configs(replace(demo, steps2=steps))[1], log_every=every)
     curve, cpu = [], {"train": 0.0, "t": time.process_time()}
 
@@ -70,7 +80,7 @@ def job(args):
     train_stage2(s.gpt, cond, x, s2, hooks=FitHooks(on_log=score))
     if save:
         Path(save).mkdir(parents=True, exist_ok=True)
-        torch.save(s.gpt.state_dict(), Path(save) / f"{name.replace(' ', '_')}_L{layers}_W{width}_{steps}.pt")
+        torch.save(s.gpt.state_dict(), Path(save) / kept_name(name, layers, width, steps))
     c = s.gpt.config
     return name, {"steps": steps, "n_tokens": n_tokens, "n_val": n_val, "precision": s2.precision, "heads": c.n_head, "layers": c.n_layer,
                   "width": c.n_embd, "params": sum(p.numel() for p in s.gpt.parameters()), "curve": curve}
@@ -78,13 +88,11 @@ def job(args):
 
 def picture(folder: Path, quick: bool = False):
     "Per-class IoU and a sample grid of the Transformers kept in `folder`, next to the shipped ones."
-    import re
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
     from svq_nb.data import SynthScenes, SYNTH_CLASSES, colorize, to_uint8
     from svq_nb.demo import DemoConfig
-    from svq_nb.metrics import load_segnet, segnet_confusion
+    from svq_nb.metrics import load_segnet, segnet_confusion, SYNTH_LARGE_CLASSES
     from svq_nb.synthesis import pretrained
     from svq_nb.transformer import CondGPT
     torch.set_num_threads(2)
@@ -93,10 +101,10 @@ def picture(folder: Path, quick: bool = False):
     n_val = 8 if quick else 128
     x, y = SynthScenes(n_val, size=DemoConfig.long().size, split="val", seed=0).tensors()
     judge, rows, pics = load_segnet(), {}, {}
-    iou = lambda imgs: [None if v != v else round(v, 4) for v in segnet_confusion(judge, imgs, y).iou().tolist()]
+    iou = lambda imgs: segnet_confusion(judge, imgs, y).iou()       # [classes], NaN where a class is absent
     rows["real images"] = iou(x)
     for f in kept:
-        m = re.fullmatch(r"(.+)_L(\d+)_W(\d+)_(\d+)\.pt", f.name)
+        m = KEPT.fullmatch(f.name)
         if not m: raise SystemExit(f"{f}: expected <system>_L<layers>_W<width>_<steps>.pt, as --save writes")
         name, layers, width, steps = m[1].replace("_", " "), int(m[2]), int(m[3]), int(m[4])
         s = pretrained(name).eval()
@@ -105,15 +113,15 @@ def picture(folder: Path, quick: bool = False):
             rows[f"{name} · reconstruction"] = iou(rec)
             pics[f"{name} · shipped (4 layers, 2000 steps)"] = smp = s.synthesize(y, seed=0)[:, 0]
             rows[f"{name} · shipped (4 layers, 2000 steps)"] = iou(smp)
-        s.gpt = CondGPT(replace(s.gpt.config, n_layer=layers, n_embd=width, n_head=max(1, width // 64)))
+        s.gpt = CondGPT(shaped(s.gpt.config, layers, width))
         s.gpt.load_state_dict(torch.load(f, map_location="cpu", weights_only=True)); s.gpt.eval()
         key = f"{name} · {layers} layers of {width}, {steps} steps"
         pics[key] = smp = s.synthesize(y, seed=0)[:, 0]
         rows[key] = iou(smp)
-    large = [SYNTH_CLASSES.index(c) for c in ("sky", "mountain", "water", "grass", "sand", "road", "building", "tree")]
-    summary = {k: {"mIoU": float(np.nanmean([np.nan if v is None else v for v in r])),
-                   "large classes mIoU": float(np.nanmean([np.nan if r[i] is None else r[i] for i in large]))} for k, r in rows.items()}
-    out = {"n_val": n_val, "sampling seed": 0, "classes": SYNTH_CLASSES, "IoU": rows, "summary": summary}
+    large = [SYNTH_CLASSES.index(c) for c in SYNTH_LARGE_CLASSES]
+    summary = {k: {"mIoU": float(r.nanmean()), "large classes mIoU": float(r[large].nanmean())} for k, r in rows.items()}
+    out = {"n_val": n_val, "sampling seed": 0, "classes": SYNTH_CLASSES,
+           "IoU": {k: [None if v != v else round(v, 4) for v in r.tolist()] for k, r in rows.items()}, "summary": summary}
     for k, v in summary.items(): print(f"{k:55s} mIoU {v['mIoU']:.3f}  large classes {v['large classes mIoU']:.3f}")
     n = 6
     cols = [("map", [colorize(y[i]) for i in range(n)]), ("ground truth", [to_uint8(x[i]) for i in range(n)])]
