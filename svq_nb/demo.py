@@ -448,6 +448,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--aligned", action=argparse.BooleanOptionalAction, default=None,
                    help="stage 2 adds each z_s code where it lines up with the image code (default: on; --long: off, as the shipped systems)")
     p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
+    p.add_argument("--lr2", type=float, default=None, help="the Transformers' peak learning rate (default 1e-3; 07_training measures 2e-3)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
@@ -457,10 +458,11 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     if a.train_seeds < 1: p.error(f"--train-seeds must be >= 1, got {a.train_seeds}")
     if a.workers < 0: p.error(f"--workers must be >= 0, got {a.workers}")
+    if a.lr2 is not None and not a.lr2 > 0: p.error(f"--lr2 must be > 0, got {a.lr2}")
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val, latent=a.latent,
-                                    segnet_steps=a.segnet_steps, aligned=a.aligned).items() if v is not None}
+                                    segnet_steps=a.segnet_steps, aligned=a.aligned, lr2=a.lr2).items() if v is not None}
     if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
     kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,
               workers=a.workers, **given)

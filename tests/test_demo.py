@@ -37,6 +37,26 @@ def test_demo_steps():
     test_eq(steps.result().seeds, row.seeds); test_eq(steps.result().fid, row.fid)   # real statistics as Steps: the same row
 
 
+def test_demo_command_line():
+    import io, sys
+    from contextlib import redirect_stderr
+    from unittest.mock import patch
+    seen = []      # main's arguments reach the preset it builds: run_demo is replaced by a recorder, nothing trains
+    with patch.object(sys.modules[main.__module__], "run_demo", lambda out, cfg: seen.append((out, cfg)) or {}):
+        main(["--fast", "--lr2", "2e-3", "--out", "runs/x", "--threads", "1"])
+        main(["--long", "--threads", "1"])
+        err = io.StringIO()
+        for bad in ("0", "-0.5"):
+            try:
+                with redirect_stderr(err): main(["--lr2", bad, "--threads", "1"])
+                raise AssertionError(f"--lr2 {bad} was accepted")
+            except SystemExit as e: test_eq(e.code, 2)
+    (out, fast), (_, long) = seen
+    test_eq(out, "runs/x"); test_eq((fast.preset, fast.steps2, fast.lr2), ("fast", 250, 2e-3))
+    test_eq((long.preset, long.lr2), ("long", 1e-3))      # the shipped systems' recipe keeps its rate
+    assert "--lr2 must be > 0, got 0.0" in err.getvalue() and "got -0.5" in err.getvalue(), err.getvalue()
+
+
 def test_demo_scores_and_intervals():
     from svq_nb.metrics import ConfusionMatrix
     g = torch.Generator().manual_seed(0)
