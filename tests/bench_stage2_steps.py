@@ -22,7 +22,9 @@ nbs/bench_results/steps2_perclass.json and a grid of their samples to steps2_sam
 `--layers` and `--width` change the Transformer's depth and width (heads keep 64 channels each) to ask whether capacity,
 not steps, is what the samples lack; `--save DIR` keeps each final Transformer's weights there (outside the repository),
 for pictures. The final point is scored with sampling seeds 0 and 1. The stored twice-the-compute runs were
-`--systems VQGAN-T --save DIR` with `--steps 6400`, and with `--layers 8` (about 110 minutes together on 2 cores).
+`--systems VQGAN-T --save DIR` with `--steps 6400`, and with `--layers 8` (about 110 minutes together on 2 cores); then
+`--systems "sVQGAN-T (ref-free)" --steps 6400 --save DIR` (its entry joins VQGAN-T's in steps2_16x16_6400.json) beside
+`--systems VQGAN-T --lr 2e-3` followed by `--lr 4e-3` on the other core (about 120 minutes).
 """
 import argparse, json, re, tempfile, time
 from dataclasses import replace
