@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--aligned", action=argparse.BooleanOptionalAction, default=None,
                    help="stage 2 adds each z_s code where it lines up with the image code (default: on; --long: off, as the shipped systems)")
     p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
-    p.add_argument("--lr2", type=float, default=None, help="the Transformers' peak learning rate (default 1e-3; 07_training measures 2e-3)")
+    p.add_argument("--lr2", type=float, default=None, help="the Transformers' peak learning rate (default 1e-3; 07_training measures 2e-3 and 4e-3)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
