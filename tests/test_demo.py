@@ -45,15 +45,17 @@ def test_demo_command_line():
     with patch.object(sys.modules[main.__module__], "run_demo", lambda out, cfg: seen.append((out, cfg)) or {}):
         main(["--fast", "--lr2", "2e-3", "--out", "runs/x", "--threads", "1"])
         main(["--long", "--threads", "1"])
+        main(["--long", "--lr2", "1e-3", "--threads", "1"])
         err = io.StringIO()
         for bad in ("0", "-0.5"):
             try:
                 with redirect_stderr(err): main(["--lr2", bad, "--threads", "1"])
                 raise AssertionError(f"--lr2 {bad} was accepted")
             except SystemExit as e: test_eq(e.code, 2)
-    (out, fast), (_, long) = seen
+    (out, fast), (_, long), (_, long1) = seen
     test_eq(out, "runs/x"); test_eq((fast.preset, fast.steps2, fast.lr2), ("fast", 250, 2e-3))
-    test_eq((long.preset, long.lr2), ("long", 1e-3))      # the shipped systems' recipe keeps its rate
+    test_eq((long.preset, long.steps2, long.lr2), ("long", 3200, 4e-3))    # the shipped systems' recipe (07 measures it)
+    test_eq((long1.preset, long1.steps2, long1.lr2), ("long", 3200, 1e-3))  # --lr2 overrides a preset's rate
     assert "--lr2 must be > 0, got 0.0" in err.getvalue() and "got -0.5" in err.getvalue(), err.getvalue()
 
 
