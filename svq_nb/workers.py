@@ -22,16 +22,20 @@ __all__ = ['STAGE2_COST', 'SCORE_COST', 'FID_COST', 'SHARE_LIMIT', 'Progress', '
 # %% ../nbs/95_workers.ipynb #87847da0
 class Progress:
     "Logs which system and stage runs, with the elapsed time and a rough estimate of the time left (from the work done)."
-    def __init__(self, total: float, log=print):
-        self.total, self.done, self.t0, self.log = float(total), 0.0, time.perf_counter(), log
+    def __init__(self, total: float, log=print, cores: int = 1):
+        self.total, self.done, self.t0, self.log, self.cores = float(total), 0.0, time.perf_counter(), log, cores
         self.trained = self.reused = 0   # training stages run / taken from the cache
         self.running, self._timed = {}, [0.0, 0.0]   # stages in worker processes: {key: (start, units)}; [seconds, units] of finished ones
+    def _share(self) -> float:
+        "How many running stages each core holds (at least 1): the kernel divides a core among them."
+        return max(1.0, len(self.running) / self.cores)
     def _done_now(self) -> float:
-        "Work done, counting the part of each running stage that its time so far suggests (from the finished stages' pace)."
+        """Work done, counting the part of each running stage that its time so far suggests (from the finished stages' pace
+        on a core of their own, slowed by the stages sharing the cores now)."""
         secs, units = self._timed
         if not self.running or not units: return self.done
-        now = time.perf_counter()
-        return self.done + sum(u * min(0.9, (now - t) / (u * secs / units)) for t, u in self.running.values())
+        now, share = time.perf_counter(), self._share()
+        return self.done + sum(u * min(0.9, (now - t) / (u * secs / units * share)) for t, u in self.running.values())
     def start(self, what: str):
         "Announce a stage."
         el, done = time.perf_counter() - self.t0, self._done_now()
@@ -46,23 +50,24 @@ class Progress:
         self.advance(units); self.trained += 1
     def worker_started(self, key, units: float): self.running[key] = (time.perf_counter(), units)
     def worker_finished(self, key) -> float:
-        "A stage run in a worker process finished; its seconds."
-        t, units = self.running.pop(key); secs = time.perf_counter() - t
-        self._timed[0] += secs; self._timed[1] += units; self.trained_stage(units)
+        "A stage run in a worker process finished; its seconds (its pace is counted as if it had had a core of its own)."
+        share = self._share(); t, units = self.running.pop(key); secs = time.perf_counter() - t
+        self._timed[0] += secs / share; self._timed[1] += units; self.trained_stage(units)
         return secs
 
 # Relative cost of the work (one VQVAE image-model step = 1), from the FLOPs of each step (07_training); only for the
 # time-left estimate.
-STAGE2_COST = 2.5    # one Transformer step (twice the batch)
+STAGE2_COST = 2.5    # one Transformer step (twice the batch) on 8x8 latents: 64 + 64 tokens
 
 SCORE_COST = 15.0    # sampling and scoring one row of Table 1 for one sampling seed
 
 FID_COST = 90.0      # the Inception features of one set of validation-size samples
 
 def step_cost(scfg: SystemConfig, part: str) -> float:
-    "Relative cost of one stage-1 training step of `part` of system `scfg` (see `STAGE2_COST`)."
+    "Relative cost of one training step of `part` of system `scfg` (a VQ model's or the Transformer's, 'gpt'; see `STAGE2_COST`)."
     if part == "seg_vq": return 1.1
     if part == "image_vq": return 1.15 if scfg.gan else 1.0
+    if part == "gpt": return STAGE2_COST * (scfg.vq.latent_size / 8) ** 2   # in proportion to the tokens (bench_grid: 16x16 costs 4-5.6x)
     return (1.45 if scfg.gan else 1.3) * (1.1 if scfg.ref_free == "label_branch" else 1.0)
 
 
@@ -98,7 +103,7 @@ def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig,
     # the Transformer's settings; `gpt_aligned` only when on, so the runs made before it existed keep their cache keys
     gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
-    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), STAGE2_COST * s2.steps, tokens)]
+    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), step_cost(scfg, "gpt") * s2.steps, tokens)]
 
 def _load_stage1(system: System, paths) -> dict:
     "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."
@@ -188,6 +193,7 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
     steps of the `idle` work (`Steps`, the first ready one) on the free cores meanwhile; what is left of it runs when its
     result is asked for."""
     progress = progress or Progress(1, log=lambda *a: None)
+    progress.cores = max(1, workers)      # the time-left estimate: more stages than this share the cores
     todo, first = [], {}
     for st in stages:
         what = f"  {st.name}: stage {'2' if st.part == 'gpt' else f'1 ({st.part})'} reused"

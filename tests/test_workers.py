@@ -120,11 +120,17 @@ def test_demo_training_workers():
         assert image_vq.path.is_file() and not gpt.path.is_file() and not seg_vq.path.is_file()
 
     # the time-left estimate counts the part of a running stage that the finished stages' pace suggests
-    p = Progress(1000, log=lambda *a: None); p.advance(50)
+    p = Progress(1000, log=lambda *a: None, cores=2); p.advance(50)
     test_eq(p._done_now(), 50)                                                               # nothing timed yet
     p._timed = [10.0, 50.0]                                                                  # 0.2 s per unit
     p.running = {"a": (time.perf_counter() - 10, 100.0), "b": (time.perf_counter() - 1000, 10.0)}
     test_close(p._done_now(), 50 + 0.5 * 100 + 0.9 * 10, eps=0.5)                            # half of a; b capped at 90%
+    p.running["c"] = (time.perf_counter() - 10, 100.0)                                       # three stages share two cores:
+    test_close(p._done_now(), 50 + 2 * 0.5 / 1.5 * 100 + 0.9 * 10, eps=0.5)                  # each runs at 2/3 of the pace
+    secs = p.worker_finished("c")                                                              # 10 s at 2/3 of a core: 6.7 s alone
+    test_close(p._timed, [10.0 + secs / 1.5, 150.0], eps=1e-6); test_eq(p.done, 150.0)
+    big, small = (system_configs(DemoConfig.long(), 3, 0)["VQGAN-T"], system_configs(DemoConfig(), 3, 0)["VQGAN-T"])
+    test_eq((step_cost(small, "gpt"), step_cost(big, "gpt")), (STAGE2_COST, 4 * STAGE2_COST))    # 64 + 64 and 256 + 256 tokens
 
 
 def test_share_only_transformers():
