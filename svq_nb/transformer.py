@@ -13,8 +13,8 @@ from fastcore.basics import patch
 from .parallel import dp_rows
 
 # %% auto #0
-__all__ = ['GPTConfig', 'KVCache', 'CausalSelfAttention', 'MLP', 'Block', 'CondGPT', 'filter_logits', 'draw', 'toy_cond_task',
-           'toy_rule_accuracy']
+__all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'CausalSelfAttention', 'MLP', 'Block', 'CondGPT', 'filter_logits',
+           'draw', 'toy_cond_task', 'toy_rule_accuracy']
 
 # %% ../nbs/06_transformer.ipynb #1ef4c5c2
 @dataclass
@@ -82,8 +82,17 @@ class KVCache:
         return self.k[layer, :, :, :p + T], self.v[layer, :, :, :p + T]
 
 # %% ../nbs/06_transformer.ipynb #efb9e169
+def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
+    "softmax(q k^T / sqrt(d) + causal mask) v, written out with two matmuls (q, k, v [B, nh, T, hd])."
+    T = q.size(-2)
+    att = (q * (1.0 / math.sqrt(q.size(-1)))) @ k.transpose(-2, -1)                    # scale the [T, hd] side, not [T, T]
+    att = att.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), float("-inf")).softmax(-1)
+    return F.dropout(att, dropout_p) @ v if dropout_p > 0 else att @ v
+
 class CausalSelfAttention(nn.Module):
-    "Multi-head causal self-attention via `F.scaled_dot_product_attention`, optionally reading/writing a `KVCache`."
+    "Multi-head causal self-attention, optionally reading/writing a `KVCache`; `impl` picks the kernel of the uncached pass."
+    impl: str = "auto"   # "sdpa", "explicit", or "auto": explicit on a CPU in bf16 (faster there: "Which attention" below), else SDPA
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.n_head, self.dropout = config.n_head, config.dropout
@@ -91,11 +100,20 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
+    def kernel(self, q: torch.Tensor) -> str:
+        "The kernel the uncached pass uses for queries `q`: 'explicit' or 'sdpa'."
+        if self.impl not in ("auto", "sdpa", "explicit"):
+            raise ValueError(f"CausalSelfAttention.impl must be 'auto', 'sdpa' or 'explicit', got {self.impl!r}")
+        if self.impl != "auto": return self.impl
+        return "explicit" if q.device.type == "cpu" and q.dtype == torch.bfloat16 else "sdpa"
+
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 x [B,nh,T,hd]
         if cache is None:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+            p_drop = self.dropout if self.training else 0.0
+            if self.kernel(q) == "explicit": y = explicit_causal_attention(q, k, v, p_drop)
+            else: y = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop, is_causal=True)
         else:
             p = cache.pos
             k, v = cache.update(layer, k, v)
@@ -104,6 +122,7 @@ class CausalSelfAttention(nn.Module):
                 mask = torch.ones(T, p + T, dtype=torch.bool, device=x.device).tril(p)
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
+
 
 # %% ../nbs/06_transformer.ipynb #d767ebe8
 class MLP(nn.Module):

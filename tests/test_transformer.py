@@ -23,6 +23,31 @@ def test_config_presets():
     with pytest.raises(ValueError, match="n_vocab must be >= 1"): GPTConfig.tiny(n_vocab=0)
 
 
+def test_explicit_attention_matches_sdpa():
+    torch.manual_seed(0)
+    att = CausalSelfAttention(GPTConfig.tiny(n_cond=5, n_tokens=6, n_head=2, n_embd=16))
+    x = torch.randn(3, 10, 16)
+    outs, grads = {}, {}
+    for impl in ("sdpa", "explicit"):
+        att.impl = impl                                             # on this instance only
+        xi = x.clone().requires_grad_(True)
+        outs[impl] = att(xi); outs[impl].square().sum().backward(); grads[impl] = xi.grad
+    test_close(outs["explicit"], outs["sdpa"], eps=1e-5)            # same function in fp32, forward and backward
+    test_close(grads["explicit"], grads["sdpa"], eps=1e-5)
+    later = x.clone(); later[:, 7:] += 1.0                          # causal: positions 0-6 cannot see 7-9
+    y_later, y = att(later).detach(), outs["explicit"].detach()
+    test_close(y_later[:, :7], y[:, :7], eps=1e-6)
+    test_ne(y_later[:, 7:], y[:, 7:])
+    del att.impl                                                    # back to the class default, "auto"
+    test_eq(CausalSelfAttention.impl, "auto")
+    q = torch.zeros(1, 2, 4, 8)
+    test_eq((att.kernel(q), att.kernel(q.bfloat16())), ("sdpa", "explicit"))   # auto: explicit only on a CPU in bf16
+    with torch.autocast("cpu", torch.bfloat16): yb = att(x).detach()
+    test_close(yb.float(), outs["sdpa"].detach(), eps=3e-2)         # bf16 rounding, nothing more
+    att.impl = "flash"
+    test_fail(lambda: att(x), contains="'auto', 'sdpa' or 'explicit'")
+
+
 def test_forward_shapes_and_errors():
     cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=6, n_tokens=5)
     m = CondGPT(cfg)
