@@ -21,7 +21,7 @@ from .metrics import segmenter_calibration, semantic_consistency
 from .evaluation import reconstruction_table
 from .compare import save_compare_grid
 # the stage machinery (appendix 95_workers) and the report's formatting (appendix 96_report), re-exported from here
-from .workers import (Progress, SCORE_COST, FID_COST, step_cost, _stage1_key, Stage, plan_stages, _load_stage1, first_scenes,
+from .workers import (Progress, SCORE_COST, FID_COST, _stage1_key, Stage, plan_stages, _load_stage1, first_scenes,
                             run_stage, load_trained, _init_worker, _stage_worker, train_stages, train_system, stage_workers, Steps, fid_steps)
 from .report import (SMALL, HEADLINE, HEADLINE_ROWS, TRUE, OTHER, NOREF, table_rows, comparisons, METRICS, _UP, spread, _md_table, _ms, _ci,
                            _over_seeds, report_tables, differences_by_rows, paper_rows, paper_directions, paper_table, headline_table, _verdict,
@@ -306,7 +306,10 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     sample_seeds = list(range(cfg.sample_seeds))
     # the first training seed trains every system; further seeds only the headline pair (what their spread is reported for)
     configs = {sd: {n: c for n, c in system_configs(cfg, n_classes, sd).items() if k == 0 or n in HEADLINE} for k, sd in enumerate(train_seeds)}
-    units = sum(sum(step_cost(c, p) for p in c.stage1_names) * cfg.steps1 + step_cost(c, "gpt") * cfg.steps2 for cs in configs.values() for c in cs.values())
+    label = lambda n, sd: n if len(train_seeds) == 1 else f"{n} [training seed {sd}]"   # the progress lines name the seed
+    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens)
+                  for n, c in configs[sd].items()} for sd in train_seeds}
+    units = sum(st.units for p in plans.values() for sts in p.values() for st in sts)         # the training stages' costs
     score_units = lambda rows, seeds, fid: len(rows) * (SCORE_COST * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
     main_rows = table_rows(list(configs[train_seeds[0]]))
     tail_units = score_units(main_rows, 1, cfg.fid) + 2 * SCORE_COST * len(cfg.budget) * cfg.n_val / 128   # controls, budget, Tables 2-3
@@ -321,9 +324,6 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
          "segmenter": {"mIoU": float(seg_iou.nanmean()), **{f"IoU {c}": float(seg_iou[classes.index(c)]) for c in SMALL},
                        "calibration": segmenter_calibration(seg, *val, classes)},
          "rows": {}, "train_seeds": {}}
-    label = lambda n, sd: n if len(train_seeds) == 1 else f"{n} [training seed {sd}]"   # the progress lines name the seed
-    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens)
-                  for n, c in configs[sd].items()} for sd in train_seeds}
     workers, threads = stage_workers(cfg)
     if workers > 1: log(f"training in worker processes of {threads} thread{'s' if threads > 1 else ''} each on {workers * threads} cores, "
                         f"the last Transformers sharing them")
