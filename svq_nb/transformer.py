@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .parallel import dp_rows
+from .cpu import cpu_has_bf16
 
 # %% auto #0
 __all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'CausalSelfAttention', 'MLP', 'Block', 'CondGPT', 'filter_logits',
@@ -91,7 +92,7 @@ def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention, optionally reading/writing a `KVCache`; `impl` picks the kernel of the uncached pass."
-    impl: str = "auto"   # "sdpa", "explicit", or "auto": explicit on a CPU in bf16 (faster there: "Which attention" below), else SDPA
+    impl: str = "auto"   # "sdpa", "explicit", or "auto": explicit in bf16 on a CPU with bf16 instructions (faster there: "Which attention"), else SDPA
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -105,7 +106,7 @@ class CausalSelfAttention(nn.Module):
         if self.impl not in ("auto", "sdpa", "explicit"):
             raise ValueError(f"CausalSelfAttention.impl must be 'auto', 'sdpa' or 'explicit', got {self.impl!r}")
         if self.impl != "auto": return self.impl
-        return "explicit" if q.device.type == "cpu" and q.dtype == torch.bfloat16 else "sdpa"
+        return "explicit" if q.device.type == "cpu" and q.dtype == torch.bfloat16 and cpu_has_bf16() else "sdpa"
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape

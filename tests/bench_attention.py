@@ -8,8 +8,9 @@ For the default grid (64 + 64 tokens, 4 heads of 32) and the `--long` grid (256 
 instructions), one thread, the two kernels taking turns within each round (median of the rounds), and the loss after
 the same steps from the same start (how far the two drift apart). Then what `make pretrained` does with its last
 Transformers: `--share` single-threaded processes on the machine's cores, each training the `--long` Transformer in
-bf16, steps per second of all of them together, for each kernel. Writes nbs/bench_results/attention_speed.json.
-About 4 minutes; `--quick` runs every path in seconds (numbers meaningless).
+bf16, steps per second of all of them together (wall clock, after a barrier), for each kernel, twice in alternating
+order (mean of the two). Writes nbs/bench_results/attention_speed.json.
+About 6 minutes; `--quick` runs every path in seconds (numbers meaningless).
 """
 import argparse, json, os, platform, statistics, time
 import multiprocessing as mp
@@ -26,6 +27,12 @@ from svq_nb.transformer import CausalSelfAttention
 
 OUT = Path(__file__).resolve().parent.parent / "nbs" / "bench_results"
 IMPLS = ("sdpa", "explicit")
+
+
+def cpu_name() -> str:
+    "The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."
+    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 
 def build(cfg: DemoConfig):
@@ -61,8 +68,9 @@ def shared_rate(cfg: DemoConfig, impl: str, procs: int, n: int) -> float:
     ctx = mp.get_context("spawn"); start, q = ctx.Barrier(procs), ctx.Queue()
     ps = [ctx.Process(target=worker, args=(cfg, impl, n, start, q)) for _ in range(procs)]
     for p in ps: p.start()
-    times = [q.get() for _ in ps]
-    for p in ps: p.join()
+    try: times = [q.get(timeout=600 + 30 * n) for _ in ps]      # a worker that dies leaves its slot empty: fail, not hang
+    finally:
+        for p in ps: p.join(timeout=5); p.kill()
     return procs * n / max(times)
 
 
@@ -73,9 +81,17 @@ def main():
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(1)
+    res = {"cpu": cpu_name(), "bf16_instructions": cpu_has_bf16(), "torch": torch.__version__}
+    print(f"{cpu_name()}, torch {torch.__version__}, one thread, bf16 instructions: {cpu_has_bf16()}")
+    try: measure(a, res)
+    finally: CausalSelfAttention.impl = "auto"
+    if not a.quick:
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "attention_speed.json").write_text(json.dumps(res, indent=1), encoding="utf-8"); print("wrote", OUT / "attention_speed.json")
+
+
+def measure(a, res: dict):
     rounds, n = (1, 1) if a.quick else (a.rounds, 4)
-    res = {"cpu": platform.processor() or platform.machine(), "bf16_instructions": cpu_has_bf16(), "torch": torch.__version__}
-    print(f"torch {torch.__version__}, one thread, bf16 instructions: {cpu_has_bf16()}")
     for preset, cfg in (("default 64+64", DemoConfig()), ("--long 256+256", DemoConfig.long())):
         if a.quick: cfg = replace(cfg, latent=8)
         for bf16 in (False, True) if cpu_has_bf16() else (False,):
@@ -92,18 +108,17 @@ def main():
             r = {i: {"step_s": statistics.median(times[i]), "loss": loss[i]} for i in IMPLS}
             r["ratio"] = r["explicit"]["step_s"] / r["sdpa"]["step_s"]
             print(f"{key}: step SDPA {r['sdpa']['step_s']:.3f} s, explicit {r['explicit']['step_s']:.3f} s (x{r['ratio']:.2f}); "
-                  f"loss after {1 + rounds * n} steps {loss['sdpa']:.4f} / {loss['explicit']:.4f}", flush=True)
+                  f"loss at step {1 + rounds * n} {loss['sdpa']:.4f} / {loss['explicit']:.4f}", flush=True)
             res[key] = r
-    CausalSelfAttention.impl = "auto"
     if a.share and cpu_has_bf16():
         cfg = replace(DemoConfig.long(), latent=8) if a.quick else DemoConfig.long()
-        rate = {i: shared_rate(cfg, i, a.share, 1 if a.quick else 12) for i in IMPLS}
+        rates = {i: [] for i in IMPLS}
+        for order in (IMPLS, IMPLS[::-1]):
+            for i in order: rates[i].append(shared_rate(cfg, i, a.share, 1 if a.quick else 12))
+        rate = {i: statistics.mean(r) for i, r in rates.items()}
         res[f"share {a.share} processes on {os.cpu_count()} cores, --long bf16"] = {"steps_per_s": rate, "ratio": rate["sdpa"] / rate["explicit"]}
         print(f"{a.share} processes on {os.cpu_count()} cores, --long Transformer, bf16: SDPA {rate['sdpa']:.3f} steps/s, "
               f"explicit {rate['explicit']:.3f} steps/s (time x{rate['sdpa'] / rate['explicit']:.2f})", flush=True)
-    if not a.quick:
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "attention_speed.json").write_text(json.dumps(res, indent=1), encoding="utf-8"); print("wrote", OUT / "attention_speed.json")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 For the default grid (64 + 64 tokens) and the `--long` grid (256 + 256): CPU-seconds of a training step of the demo's
 Transformer (4 layers, 128 wide, batch 32, as `system_configs` builds it, only `gpt_heads` changed), of the attention
 alone (`F.scaled_dot_product_attention`, forward and backward, the four layers' share) and of sampling 32 maps with the
-KV cache; in fp32 and in bf16 autocast (what `--precision auto` picks on a CPU with bf16 instructions). One thread; the
+KV cache; in fp32 and in bf16 autocast (what `--precision auto` picks on a CPU with bf16 instructions), the training
+step with SDPA's attention, the kernel these numbers chose the heads with (since 08fbe9e a CPU in bf16 trains with
+`explicit_causal_attention` instead: `tests/bench_attention.py`). One thread; the
 head counts take turns within each round, and each number is the median of the rounds. Writes
 nbs/bench_results/heads_speed.json. About 4 minutes; `--quick` runs every path in seconds (numbers meaningless).
 """
@@ -18,6 +20,7 @@ import torch.nn.functional as F
 from svq_nb.data import SynthScenes
 from svq_nb.demo import DemoConfig, system_configs
 from svq_nb.synthesis import System
+from svq_nb.transformer import CausalSelfAttention
 
 OUT = Path(__file__).resolve().parent.parent / "nbs" / "bench_results"
 HEADS = (4, 2, 1)
@@ -29,6 +32,7 @@ def build(cfg: DemoConfig, heads: int):
 
 
 def step_time(gpt, opt, cond, x, bf16: bool, n: int) -> float:
+    CausalSelfAttention.impl = "sdpa"
     t = time.process_time()
     for _ in range(n):
         with torch.autocast("cpu", torch.bfloat16, enabled=bf16): loss = gpt.loss(cond, x)

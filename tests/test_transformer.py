@@ -34,16 +34,32 @@ def test_explicit_attention_matches_sdpa():
         outs[impl] = att(xi); outs[impl].square().sum().backward(); grads[impl] = xi.grad
     test_close(outs["explicit"], outs["sdpa"], eps=1e-5)            # same function in fp32, forward and backward
     test_close(grads["explicit"], grads["sdpa"], eps=1e-5)
+    y = outs["explicit"].detach()
     later = x.clone(); later[:, 7:] += 1.0                          # causal: positions 0-6 cannot see 7-9
-    y_later, y = att(later).detach(), outs["explicit"].detach()
+    y_later = att(later).detach()
     test_close(y_later[:, :7], y[:, :7], eps=1e-6)
     test_ne(y_later[:, 7:], y[:, 7:])
-    del att.impl                                                    # back to the class default, "auto"
+    # in bf16 the two kernels round differently: the output tells which one ran
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        by = {impl: (setattr(att, "impl", impl), att(x))[1] for impl in ("sdpa", "explicit")}
+        q, k, v = att.c_attn(x).view(3, 10, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        by_hand = att.c_proj(explicit_causal_attention(q, k, v).transpose(1, 2).reshape(3, 10, 16))
+        del att.impl                                                # back to the class default, "auto"
+        y_auto = att(x)
     test_eq(CausalSelfAttention.impl, "auto")
-    q = torch.zeros(1, 2, 4, 8)
-    test_eq((att.kernel(q), att.kernel(q.bfloat16())), ("sdpa", "explicit"))   # auto: explicit only on a CPU in bf16
-    with torch.autocast("cpu", torch.bfloat16): yb = att(x).detach()
-    test_close(yb.float(), outs["sdpa"].detach(), eps=3e-2)         # bf16 rounding, nothing more
+    test_eq(torch.equal(by["explicit"], by_hand), True)
+    test_eq(torch.equal(by["explicit"], by["sdpa"]), False)
+    test_close(by["explicit"].float(), outs["sdpa"].detach(), eps=3e-2)   # bf16 rounding, nothing more
+    auto = "explicit" if cpu_has_bf16() else "sdpa"                 # auto: explicit only in bf16 on a CPU with bf16 instructions
+    test_eq(torch.equal(y_auto, by[auto]), True)
+    q0 = torch.zeros(1, 2, 4, 8)
+    test_eq((att.kernel(q0), att.kernel(q0.bfloat16())), ("sdpa", auto))
+    # dropout acts on the attention weights: averaged over draws it gives the output without dropout
+    drop = CausalSelfAttention(GPTConfig.tiny(n_cond=5, n_tokens=6, n_head=2, n_embd=16, dropout=0.5))
+    drop.load_state_dict(att.state_dict()); drop.impl = "explicit"; drop.resid_dropout.p = 0.0
+    torch.manual_seed(1)
+    with torch.no_grad(): mean = torch.stack([drop(x) for _ in range(4000)]).mean(0)
+    test_close(mean, y, eps=0.02)
     att.impl = "flash"
     test_fail(lambda: att(x), contains="'auto', 'sdpa' or 'explicit'")
 
