@@ -13,11 +13,12 @@ import torch
 from .training import FitHooks, TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
 from .synthesis import System, SystemConfig, encode_dataset, settings_key
 from .metrics import FIDAccumulator
+from .cpu import cpu_has_bf16
 
 # %% auto #0
-__all__ = ['STAGE2_COST', 'SCORE_COST', 'FID_COST', 'SHARE_LIMIT', 'Progress', 'step_cost', 'Stage', 'plan_stages',
-           'first_scenes', 'run_stage', 'load_trained', 'train_stages', 'train_system', 'stage_workers', 'Steps',
-           'fid_steps']
+__all__ = ['STAGE2_COST', 'SCORE_COST', 'FID_COST', 'EXPLICIT_ATTENTION_COST', 'SHARE_LIMIT', 'Progress',
+           'explicit_attention_training', 'step_cost', 'Stage', 'plan_stages', 'first_scenes', 'run_stage',
+           'load_trained', 'train_stages', 'train_system', 'stage_workers', 'Steps', 'fid_steps']
 
 # %% ../nbs/95_workers.ipynb #87847da0
 class Progress:
@@ -55,6 +56,10 @@ class Progress:
         self._timed[0] += secs / share; self._timed[1] += units; self.trained_stage(units)
         return secs
 
+def explicit_attention_training(tcfg: TrainConfig) -> bool:
+    "Whether a Transformer trained under `tcfg` takes `CausalSelfAttention`'s explicit kernel: bf16 on a CPU with bf16 instructions."
+    return tcfg.precision == "bf16" and pick_device(tcfg.device).type == "cpu" and cpu_has_bf16()
+
 # Relative cost of the work (one VQVAE image-model step = 1), from the FLOPs of each step (07_training); only for the
 # time-left estimate.
 STAGE2_COST = 2.5    # one Transformer step (twice the batch) on 8x8 latents: 64 + 64 tokens
@@ -63,11 +68,16 @@ SCORE_COST = 15.0    # sampling and scoring one row of Table 1 for one sampling 
 
 FID_COST = 90.0      # the Inception features of one set of validation-size samples
 
-def step_cost(scfg: SystemConfig, part: str) -> float:
-    "Relative cost of one training step of `part` of system `scfg` (a VQ model's or the Transformer's, 'gpt'; see `STAGE2_COST`)."
+EXPLICIT_ATTENTION_COST = 0.75   # a Transformer step with the explicit attention kernel (bf16 on a CPU with bf16 instructions,
+                                 # 06_transformer) against SDPA's: tests/bench_attention.py, three --long ones sharing two cores: x0.77
+
+def step_cost(scfg: SystemConfig, part: str, explicit_attention: bool = False) -> float:
+    """Relative cost of one training step of `part` of system `scfg` (a VQ model's or the Transformer's, 'gpt'; see `STAGE2_COST`);
+    `explicit_attention`: the Transformer trains with the explicit attention kernel (`explicit_attention_training`)."""
     if part == "seg_vq": return 1.1
     if part == "image_vq": return 1.15 if scfg.gan else 1.0
-    if part == "gpt": return STAGE2_COST * (scfg.vq.latent_size / 8) ** 2   # in proportion to the tokens (bench_grid: 16x16 costs 4-5.6x)
+    if part == "gpt":                         # in proportion to the tokens (bench_grid: 16x16 costs 4-5.6x)
+        return STAGE2_COST * (scfg.vq.latent_size / 8) ** 2 * (EXPLICIT_ATTENTION_COST if explicit_attention else 1.0)
     return (1.45 if scfg.gan else 1.3) * (1.1 if scfg.ref_free == "label_branch" else 1.0)
 
 
@@ -103,7 +113,8 @@ def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig,
     # the Transformer's settings; `gpt_aligned` only when on, so the runs made before it existed keep their cache keys
     gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
-    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), step_cost(scfg, "gpt") * s2.steps, tokens)]
+    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget),
+                           step_cost(scfg, "gpt", explicit_attention_training(s2)) * s2.steps, tokens)]
 
 def _load_stage1(system: System, paths) -> dict:
     "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."

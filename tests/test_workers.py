@@ -131,6 +131,11 @@ def test_demo_training_workers():
     test_close(p._timed, [10.0 + secs / 1.5, 150.0], eps=1e-6); test_eq(p.done, 150.0)
     big, small = (system_configs(DemoConfig.long(), 3, 0)["VQGAN-T"], system_configs(DemoConfig(), 3, 0)["VQGAN-T"])
     test_eq((step_cost(small, "gpt"), step_cost(big, "gpt")), (STAGE2_COST, 4 * STAGE2_COST))    # 64 + 64 and 256 + 256 tokens
+    test_eq(step_cost(big, "gpt", explicit_attention=True), 4 * STAGE2_COST * EXPLICIT_ATTENTION_COST)
+    gpt_units = lambda **kw: plan_stages("x", big, s1, TrainConfig(steps=10, device="cpu", **kw), Path("cache"), "k")[-1].units
+    test_eq(gpt_units(), 40 * STAGE2_COST)                                                     # fp32: SDPA
+    test_eq(gpt_units(precision="bf16"), 40 * STAGE2_COST * (EXPLICIT_ATTENTION_COST if cpu_has_bf16() else 1.0))
+    test_eq(explicit_attention_training(TrainConfig(precision="bf16", device="cpu")), cpu_has_bf16())
 
 
 def test_share_only_transformers():
