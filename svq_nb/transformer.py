@@ -14,8 +14,8 @@ from .parallel import dp_rows
 from .cpu import cpu_has_bf16
 
 # %% auto #0
-__all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'CausalSelfAttention', 'MLP', 'Block', 'CondGPT', 'filter_logits',
-           'draw', 'toy_cond_task', 'toy_rule_accuracy']
+__all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'auto_picks_explicit', 'CausalSelfAttention', 'MLP', 'Block',
+           'CondGPT', 'filter_logits', 'draw', 'toy_cond_task', 'toy_rule_accuracy']
 
 # %% ../nbs/06_transformer.ipynb #1ef4c5c2
 @dataclass
@@ -90,6 +90,10 @@ def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     att = att.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), float("-inf")).softmax(-1)
     return F.dropout(att, dropout_p) @ v if dropout_p > 0 else att @ v
 
+def auto_picks_explicit(device: str | torch.device, dtype: torch.dtype) -> bool:
+    "Whether `CausalSelfAttention`'s `impl='auto'` takes the explicit kernel for queries on `device` in `dtype`: bf16 on a CPU with bf16 instructions."
+    return torch.device(device).type == "cpu" and dtype == torch.bfloat16 and cpu_has_bf16()
+
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention, optionally reading/writing a `KVCache`; `impl` picks the kernel of the uncached pass."
     impl: str = "auto"   # "sdpa", "explicit", or "auto": explicit in bf16 on a CPU with bf16 instructions (faster there: "Which attention"), else SDPA
@@ -106,7 +110,7 @@ class CausalSelfAttention(nn.Module):
         if self.impl not in ("auto", "sdpa", "explicit"):
             raise ValueError(f"CausalSelfAttention.impl must be 'auto', 'sdpa' or 'explicit', got {self.impl!r}")
         if self.impl != "auto": return self.impl
-        return "explicit" if q.device.type == "cpu" and q.dtype == torch.bfloat16 and cpu_has_bf16() else "sdpa"
+        return "explicit" if auto_picks_explicit(q.device, q.dtype) else "sdpa"
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape

@@ -13,7 +13,7 @@ import torch
 from .training import FitHooks, TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
 from .synthesis import System, SystemConfig, encode_dataset, settings_key
 from .metrics import FIDAccumulator
-from .cpu import cpu_has_bf16
+from .transformer import auto_picks_explicit
 
 # %% auto #0
 __all__ = ['STAGE2_COST', 'SCORE_COST', 'FID_COST', 'EXPLICIT_ATTENTION_COST', 'SHARE_LIMIT', 'Progress',
@@ -58,7 +58,7 @@ class Progress:
 
 def explicit_attention_training(tcfg: TrainConfig) -> bool:
     "Whether a Transformer trained under `tcfg` takes `CausalSelfAttention`'s explicit kernel: bf16 on a CPU with bf16 instructions."
-    return tcfg.precision == "bf16" and pick_device(tcfg.device).type == "cpu" and cpu_has_bf16()
+    return auto_picks_explicit(pick_device(tcfg.device), torch.bfloat16 if tcfg.precision == "bf16" else torch.float32)
 
 # Relative cost of the work (one VQVAE image-model step = 1), from the FLOPs of each step (07_training); only for the
 # time-left estimate.

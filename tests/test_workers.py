@@ -12,6 +12,7 @@ from svq_nb.data import SynthScenes
 from svq_nb.synthesis import System
 from svq_nb.training import TrainConfig, FitHooks, train_stage1, load_checkpoint
 from svq_nb.demo import DemoConfig, system_configs
+from svq_nb.cpu import cpu_has_bf16
 
 # helpers imported above (fastcore's test_eq, ...) are not tests themselves
 for _name, _obj in list(globals().items()):
