@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_demo.ipynb #0715ddfd
 from __future__ import annotations
-import json, os, time, warnings
+import json, math, os, time, warnings
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 
@@ -30,10 +30,11 @@ from .report import (SMALL, HEADLINE, HEADLINE_ROWS, TRUE, OTHER, NOREF, table_r
 
 
 # %% auto #0
-__all__ = ['DemoConfig', 'demo_vq', 'system_configs', 'stage_configs', 'per_example_confusion', 'iou_from_confusion', 'RowScores',
-           'synthesize_set', 'score_row_steps', 'score_row', 'trained_row_steps', 'seed_summary', 'bootstrap_diff',
-           'decoder_only_control', 'appearance_probe', 'conditioning_gain', 'codebook_usage', 'segmenter_recipe',
-           'segmenter_path', 'run_demo', 'run_config', 'load_segmenter', 'load_histories', 'main']
+__all__ = ['DemoConfig', 'demo_vq', 'system_configs', 'stage_configs', 'guide_config', 'per_example_confusion',
+           'iou_from_confusion', 'RowScores', 'synthesize_set', 'score_row_steps', 'score_row', 'trained_row_steps',
+           'seed_summary', 'bootstrap_diff', 'decoder_only_control', 'appearance_probe', 'conditioning_gain',
+           'codebook_usage', 'segmenter_recipe', 'segmenter_path', 'run_demo', 'run_config', 'load_segmenter',
+           'load_histories', 'main']
 
 # %% ../nbs/12_demo.ipynb #aabe537b
 @dataclass
@@ -61,6 +62,10 @@ class DemoConfig:
     lam: float = 0.1
     gpt_heads: int = 4               # attention heads of the 4-layer, 128-wide Transformer (--long: 2 of width 64, 07_training measures why)
     aligned: bool = True             # stage 2 also adds each z_s code where it lines up with the image code it predicts (06_transformer)
+    guide_steps: int = 0             # > 0: a guidance phase of this many steps after each Transformer, which learns the empty condition
+    cond_drop: float = 0.15          # the guidance phase: fraction of its rows that see the empty condition
+    guide_lr: float = 1e-3           # the guidance phase's peak learning rate (warm-up, then cosine decay)
+    guidance: float = 1.0            # classifier-free guidance scale of every sample the run scores (1: none; else needs guide_steps)
     ref_free: str = "label_branch"   # the reference-free design (04_models compares both)
     budget: tuple = (0.25, 0.5, 1.0) # fractions of the stage-2 steps at which the headline pair is measured
     seed: int = 0
@@ -72,6 +77,13 @@ class DemoConfig:
     all_systems: bool = False        # also VQVAE-T and sVQVAE-T; by default the three systems the widget compares
     lambda_sweep: bool = False       # VQGAN-T and sVQGAN-T at lambda 0.01, 0.1, 1.0 (the paper's Tables 2-3)
     preset: str = "default"          # the budget's name in the report: quick, fast, default or long
+
+    def __post_init__(self):
+        if self.guide_steps < 0: raise ValueError(f"DemoConfig.guide_steps must be >= 0, got {self.guide_steps}")
+        if not 0.0 < self.cond_drop < 1.0: raise ValueError(f"DemoConfig.cond_drop must be in (0, 1), got {self.cond_drop}")
+        if not (self.guidance >= 0 and math.isfinite(self.guidance)): raise ValueError(f"DemoConfig.guidance must be finite and >= 0, got {self.guidance}")
+        if self.guidance != 1.0 and not self.guide_steps:
+            raise ValueError(f"DemoConfig.guidance={self.guidance} needs Transformers that know the empty condition: set guide_steps > 0")
 
     @classmethod
     def quick(cls, **kw) -> DemoConfig:
@@ -89,7 +101,9 @@ class DemoConfig:
         "`make demo ARGS=--long`: 16x16 codes (each a 2x2 patch; 07 measures why), 2x the stage-1 and 5.3x the stage-2 steps at 4x the stage-2 learning rate; the systems `svq_nb.pretrained` ships."
         # aligned=False: the shipped systems' Transformers are plain (on 16x16 tokens a plain one catches up by 1000 steps: 07_training);
         # gpt_heads=2: on 511 tokens attention is most of a step, and CPU attention runs heads of 64 faster than heads of 32 (07_training)
-        return cls(**{**dict(steps1=3000, steps2=3200, lr2=4e-3, n_tokens=40_000, latent=16, aligned=False, gpt_heads=2, preset="long"), **kw})
+        # guide_steps, guidance: 400 more steps that learn the empty condition, then samples guided at scale 3 (07_training measures why)
+        return cls(**{**dict(steps1=3000, steps2=3200, lr2=4e-3, n_tokens=40_000, latent=16, aligned=False, gpt_heads=2,
+                             guide_steps=400, guidance=3.0, preset="long"), **kw})
 
 def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
     "The stage-1 architecture of every system: 2x2 patches as channels, then one downsampling (8x8 codes at 32 px) or none (16x16)."
@@ -104,7 +118,9 @@ def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
 def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, SystemConfig]:
     "The systems of the experiment, same architecture and budget (names as in the tables)."
     # VQGAN: LPIPS with AlexNet (about 50x cheaper than VGG at 32 px), a narrower discriminator, switched on late
-    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=cfg.gpt_heads, gpt_embd=128, gpt_aligned=cfg.aligned, disc_start=int(cfg.disc_start * cfg.steps1),
+    guide = dict(gpt_cond_drop=cfg.cond_drop, gpt_guidance=cfg.guidance) if cfg.guide_steps else {}
+    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=cfg.gpt_heads, gpt_embd=128, gpt_aligned=cfg.aligned, **guide,
+                  disc_start=int(cfg.disc_start * cfg.steps1),
                   disc_warmup=max(1, cfg.steps1 // 20), seed=seed, lam=cfg.lam, lpips_net="alex", disc_ndf=32, disc_weight=cfg.disc_weight)
     mk = lambda name, **kw: SystemConfig(name, n_classes, **{**common, **kw})
     if cfg.lambda_sweep:
@@ -123,6 +139,11 @@ def stage_configs(cfg: DemoConfig) -> tuple[TrainConfig, TrainConfig]:
     s2 = TrainConfig(steps=cfg.steps2, batch_size=2 * cfg.batch_size, lr=cfg.lr2, betas=(0.9, 0.95), warmup=min(100, cfg.steps2 // 10),
                      schedule="cosine", grad_clip=1.0, weight_decay=0.01, device=cfg.device, precision=precision, progress=False)
     return s1, s2
+
+def guide_config(cfg: DemoConfig) -> TrainConfig | None:
+    "The guidance phase's training settings (the Transformer's, at `guide_steps` steps and `guide_lr`), or None without one."
+    if not cfg.guide_steps: return None
+    return replace(stage_configs(cfg)[1], steps=cfg.guide_steps, lr=cfg.guide_lr, warmup=min(20, cfg.guide_steps // 10))
 
 
 # %% ../nbs/12_demo.ipynb #ff6af60b
@@ -156,20 +177,20 @@ def _metrics(ssim_: torch.Tensor, lpips_: torch.Tensor, conf: torch.Tensor, clas
     return out
 
 def synthesize_set(system: System, images: torch.Tensor, labels: torch.Tensor, reference: str, seed: int,
-                   ref_seed: int = 0, batch_size: int = 64) -> torch.Tensor:
-    "One sample [N,3,H,W] per validation map under a reference protocol (`other`: the derangement of `ref_seed`)."
+                   ref_seed: int = 0, batch_size: int = 64, guidance: float | None = None) -> torch.Tensor:
+    "One sample [N,3,H,W] per validation map under a reference protocol (`other`: the derangement of `ref_seed`); `guidance`: None = the system's."
     refs = reference_images(images, reference, ref_seed) if system.cfg.coupled else None
     out = [system.synthesize(labels[i:i + batch_size], reference=None if refs is None else refs[i:i + batch_size],
-                             seed=seed * 1000 + i // batch_size)[:, 0].cpu() for i in range(0, len(labels), batch_size)]
+                             seed=seed * 1000 + i // batch_size, guidance=guidance)[:, 0].cpu() for i in range(0, len(labels), batch_size)]
     return torch.cat(out)
 
 def score_row_steps(system: System, val: tuple, reference: str, seg, seeds: list[int], classes: list[str], ref_seed: int = 0,
-                    fid_real: FIDAccumulator | Steps | None = None, device: str = "auto"):
+                    fid_real: FIDAccumulator | Steps | None = None, device: str = "auto", guidance: float | None = None):
     "`score_row` in steps: one per sampling seed, then one per Inception batch of the FID (`fid_real` may be `Steps`)."
     images, labels = val
     r, ss, ll, cc = RowScores(), [], [], []
     for k, seed in enumerate(seeds):
-        imgs = synthesize_set(system, images, labels, reference, seed, ref_seed)
+        imgs = synthesize_set(system, images, labels, reference, seed, ref_seed, guidance=guidance)
         s_, l_ = ssim(images, imgs), lpips(images, imgs, device=device)
         c_ = per_example_confusion(segment(seg, imgs), labels, len(classes))
         r.seeds.append(_metrics(s_, l_, c_, classes)); ss.append(s_); ll.append(l_); cc.append(c_)
@@ -185,9 +206,9 @@ def score_row_steps(system: System, val: tuple, reference: str, seg, seeds: list
     return r
 
 def score_row(system: System, val: tuple, reference: str, seg, seeds: list[int], classes: list[str], ref_seed: int = 0,
-              fid_real: FIDAccumulator | Steps | None = None, device: str = "auto") -> RowScores:
+              fid_real: FIDAccumulator | Steps | None = None, device: str = "auto", guidance: float | None = None) -> RowScores:
     "Sample every validation map once per sampling seed and score the samples (FID on the first seed's samples)."
-    return Steps(score_row_steps(system, val, reference, seg, seeds, classes, ref_seed, fid_real, device)).result()
+    return Steps(score_row_steps(system, val, reference, seg, seeds, classes, ref_seed, fid_real, device, guidance)).result()
 
 def trained_row_steps(stages: list[Stage], *args, **kw):
     "`score_row_steps` of the system trained by `stages` (loaded at the first step)."
@@ -307,7 +328,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     # the first training seed trains every system; further seeds only the headline pair (what their spread is reported for)
     configs = {sd: {n: c for n, c in system_configs(cfg, n_classes, sd).items() if k == 0 or n in HEADLINE} for k, sd in enumerate(train_seeds)}
     label = lambda n, sd: n if len(train_seeds) == 1 else f"{n} [training seed {sd}]"   # the progress lines name the seed
-    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens)
+    plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens,
+                              guide=guide_config(cfg) and replace(guide_config(cfg), seed=sd))
                   for n, c in configs[sd].items()} for sd in train_seeds}
     units = sum(st.units for p in plans.values() for sts in p.values() for st in sts)         # the training stages' costs
     score_units = lambda rows, seeds, fid: len(rows) * (SCORE_COST * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
@@ -355,16 +377,18 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
                         "conditioning gain (nats/token)": conditioning_gain(s, val, cfg.seed)} for n, s in systems.items()}
     R["decoder_only"] = {n: decoder_only_control(s, val, seg, classes, cfg.seed) for n, s in systems.items()}
     R["codebooks"] = {n: codebook_usage(s, val) for n, s in systems.items()}
-    progress.start("budget curve: the headline rows at " + ", ".join(f"{100 * float(f):.0f}%" for f in cfg.budget) + " of the stage-2 steps")
+    progress.start("budget curve: the headline rows at " + ", ".join(f"{100 * float(f):.0f}%" for f in cfg.budget) + " of the stage-2 steps"
+                   + (" (without guidance: before the guidance phase)" if cfg.guide_steps else ""))
     R["budget"] = {}
     for n in [n for n in ("VQGAN-T", "sVQGAN-T", "sVQGAN-T (ref-free)") if n in systems]:
         row, ref = next((r, p) for r, sn, p in rows if sn == n and p != "ground_truth")
         R["budget"][row] = {}
         for frac in cfg.budget:
             systems[n].gpt.load_state_dict(snaps[n][str(frac)])
-            m = scores[row].seeds[0] if frac == cfg.budget[-1] else score_row(systems[n], val, ref, seg, sample_seeds[:1], classes, cfg.seed).seeds[0]
+            m = (scores[row].seeds[0] if frac == cfg.budget[-1] and not cfg.guide_steps else
+                 score_row(systems[n], val, ref, seg, sample_seeds[:1], classes, cfg.seed, guidance=1.0).seeds[0])
             R["budget"][row][frac] = {"SC mIoU": m["SC mIoU"], "small-class IoU": float(np.nanmean([m[f"IoU {c}"] for c in SMALL])), "SSIM": m["SSIM"]}
-        systems[n].gpt.load_state_dict(snaps[n][str(cfg.budget[-1])])
+        systems[n].gpt.load_state_dict(snaps[n]["guided" if cfg.guide_steps else str(cfg.budget[-1])])
     progress.start("Tables 2 and 3: reconstructions" + (" (FID: Inception features of every system's reconstructions)" if cfg.fid else "") + ", then the figures")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")      # the small-sample FID caveat is in the caption
@@ -449,6 +473,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="stage 2 adds each z_s code where it lines up with the image code (default: on; --long: off, as the shipped systems)")
     p.add_argument("--segnet-steps", type=int, default=None, help="training steps of the semantic-consistency segmenter")
     p.add_argument("--lr2", type=float, default=None, help="the Transformers' peak learning rate (default 1e-3, --long 4e-3; 07_training measures 2e-3 and 4e-3)")
+    p.add_argument("--guide-steps", type=int, default=None, help="a guidance phase of this many steps after each Transformer (default 0, --long 400)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale of the scored samples (default 1 = none, --long 3; needs a guidance phase)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
@@ -462,11 +488,14 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val, latent=a.latent,
-                                    segnet_steps=a.segnet_steps, aligned=a.aligned, lr2=a.lr2).items() if v is not None}
+                                    segnet_steps=a.segnet_steps, aligned=a.aligned, lr2=a.lr2,
+                                    guide_steps=a.guide_steps, guidance=a.guidance).items() if v is not None}
     if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
     kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,
               workers=a.workers, **given)
     preset = DemoConfig.quick if a.quick else DemoConfig.fast if a.fast else DemoConfig.long if a.long else DemoConfig
-    return run_demo(a.out, preset(**kw))
+    try: cfg = preset(**kw)
+    except ValueError as e: p.error(str(e))
+    return run_demo(a.out, cfg)
 
 if __name__ == "__main__" and "__file__" in globals(): main()   # `python -m svq_nb.demo`, not a notebook kernel

@@ -327,9 +327,12 @@ def plot_losses(histories: dict[str, dict], path: Path) -> Path:
     for name, h in histories.items():
         for part, rows in h.items():
             if not rows: continue
-            ax = axs[1] if part == "gpt" else axs[0]
+            ax = axs[1] if part in ("gpt", "guide") else axs[0]
             key = "rec" if "rec" in rows[0] else ("x_rec" if "x_rec" in rows[0] else "loss")
-            ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=f"{name}: {part if part == 'gpt' else part + ' ' + key}")
+            # the guidance phase goes on from the Transformer's last step (its loss mixes in the rows with the empty condition)
+            s0 = h["gpt"][-1]["step"] if part == "guide" and h.get("gpt") else 0
+            ax.plot([s0 + r["step"] for r in rows], [r[key] for r in rows],
+                    label=f"{name}: {part if part in ('gpt', 'guide') else part + ' ' + key}")
     axs[0].set(title="stage 1 (reconstruction term)", xlabel="step", yscale="log"); axs[1].set(title="stage 2: Transformer loss (nats/token)", xlabel="step")
     for ax in axs: ax.legend(fontsize=7)
     return _fig(path, fig)

@@ -39,6 +39,8 @@ class SystemConfig:
     gpt_embd: int = 128
     gpt_dropout: float = 0.0
     gpt_aligned: bool = False         # stage 2 also adds each z_s code where it lines up with the image code it predicts (06_transformer)
+    gpt_cond_drop: float = 0.0        # > 0: the Transformer also learns the empty condition, on this fraction of its rows (guidance)
+    gpt_guidance: float = 1.0         # synthesis's classifier-free guidance scale by default (1: none; other values need gpt_cond_drop)
     lam: float = 0.1                  # weight of the semantic loss in Eq. 3 (coupled systems)
     image_dropout: float = 0.0        # > 0: reference-free coupled model, design A (beyond the paper)
     ref_free: str = ""                # "null_image" or "label_branch": z_s from the map alone (see 04_models)
@@ -56,6 +58,9 @@ class SystemConfig:
         if isinstance(self.vq, dict): self.vq = VQConfig(**self.vq)
         if self.image_dropout and not self.coupled:
             raise ValueError(f"image_dropout={self.image_dropout} only applies to the coupled systems (sVQVAE-T, sVQGAN-T), not {self.name}")
+        if not 0.0 <= self.gpt_cond_drop < 1.0: raise ValueError(f"gpt_cond_drop must be in [0, 1), got {self.gpt_cond_drop}")
+        if self.gpt_guidance != 1.0 and not self.gpt_cond_drop:
+            raise ValueError(f"gpt_guidance={self.gpt_guidance} needs a Transformer that knows the empty condition: set gpt_cond_drop > 0")
         if self.ref_free and not self.coupled:
             raise ValueError(f"ref_free={self.ref_free!r} only applies to the coupled systems (sVQVAE-T, sVQGAN-T), not {self.name}")
 
@@ -78,7 +83,7 @@ class SystemConfig:
         hw = self.vq.latent_size ** 2
         return GPTConfig(n_cond_vocab=self.vq.n_embed_s, n_vocab=self.vq.n_embed, n_cond=hw, n_tokens=hw,
                          n_layer=self.gpt_layers, n_head=self.gpt_heads, n_embd=self.gpt_embd, dropout=self.gpt_dropout,
-                         aligned=self.gpt_aligned)
+                         aligned=self.gpt_aligned, null_cond=self.gpt_cond_drop > 0)
 
 # %% ../nbs/08_synthesis.ipynb #cb631fb8
 @contextlib.contextmanager
@@ -215,13 +220,15 @@ def reconstruct(self: System, image: torch.Tensor, label: torch.Tensor) -> dict:
 @patch
 def synthesize(self: System, label: torch.Tensor, reference: torch.Tensor | None = None, n_samples: int = 1,
                temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, seed: int = 0,
-               greedy: bool = False) -> torch.Tensor:
-    "Images [B, n_samples, 3, H, W] for semantic maps `label` [B, H, W]: z_s, then z_x ~ GPT, then the image decoder."
+               greedy: bool = False, guidance: float | None = None) -> torch.Tensor:
+    """Images [B, n_samples, 3, H, W] for semantic maps `label` [B, H, W]: z_s, then z_x ~ GPT, then the image decoder;
+    `guidance`: the classifier-free guidance scale (default: the system's `gpt_guidance`; 1 = none)."""
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     cond = self.cond_tokens(label, reference).repeat_interleave(n_samples, 0)
     g = torch.Generator(device=self.device).manual_seed(seed)
     with _inference(self):
-        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=g)
+        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=g,
+                             guidance=self.cfg.gpt_guidance if guidance is None else guidance)
     img = self.decode_tokens(x, cond)
     return img.view(label.shape[0], n_samples, *img.shape[1:])
 
@@ -247,7 +254,7 @@ def fit(self: System, data, stage1: TrainConfig | None = None, stage2: TrainConf
         cfg = replace(stage1, ckpt_path=f"{stage1.ckpt_path}.{name}") if stage1.ckpt_path else stage1
         hist[name] = train_stage1(model, loss, data, cfg)
     cond, x = encode_dataset(self, data)
-    hist["gpt"] = train_stage2(self.gpt, cond, x, stage2, pkeep=pkeep)
+    hist["gpt"] = train_stage2(self.gpt, cond, x, stage2, pkeep=pkeep, cond_drop=self.cfg.gpt_cond_drop)
     self.eval()
     return hist
 

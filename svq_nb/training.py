@@ -437,8 +437,9 @@ def train_stage1(model: nn.Module, loss_fn: nn.Module, data, cfg: TrainConfig | 
 
 # %% ../nbs/07_training.ipynb #0228e98b
 def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tensor, cfg: TrainConfig | None = None,
-                 pkeep: float = 1.0, resume: bool = False, hooks: FitHooks | None = None) -> list[dict]:
-    "Train `gpt` to predict image tokens `x_tokens` [N, T] from semantic tokens `cond_tokens` [N, C]."
+                 pkeep: float = 1.0, resume: bool = False, hooks: FitHooks | None = None, cond_drop: float = 0.0) -> list[dict]:
+    """Train `gpt` to predict image tokens `x_tokens` [N, T] from semantic tokens `cond_tokens` [N, C]; `cond_drop` > 0: that
+    fraction of the rows learns under the empty condition (classifier-free guidance, 06_transformer; needs `null_cond`)."""
     cfg = cfg or TrainConfig(betas=(0.9, 0.95), schedule="cosine", grad_clip=1.0)
     gpt.check_tokens(cond_tokens, x_tokens)       # once: the steps skip the value checks, which read the GPU back each time
     device = pick_device(cfg.device)
@@ -447,10 +448,12 @@ def train_stage2(gpt: nn.Module, cond_tokens: torch.Tensor, x_tokens: torch.Tens
     groups = gpt.param_groups(cfg.weight_decay) if hasattr(gpt, "param_groups") else gpt.parameters()
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     params = list(gpt.parameters())
-    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)    # pkeep's token corruption: checkpointed with the run
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)    # pkeep's corruption and cond_drop: checkpointed with the run
+    draws = pkeep < 1 or cond_drop > 0
     def step_fn(batch, step):
         with _autocast(cfg, device):
-            loss = gpt.loss(batch["cond"], batch["x"], pkeep=pkeep, generator=gen if pkeep < 1 else None, check=False)
+            loss = gpt.loss(batch["cond"], batch["x"], pkeep=pkeep, generator=gen if draws else None, check=False,
+                            **({"cond_drop": cond_drop} if cond_drop else {}))
         _backward(loss, opt)
         if not grads_finite(loss, params): return None
         _apply(opt, params, cfg.grad_clip)

@@ -5,7 +5,7 @@
 # %% ../nbs/06_transformer.ipynb #72064fbc
 from __future__ import annotations
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     aligned: bool = False # also add, at the input that predicts x_t, the embedding of the z_s code at x_t's place (beyond the paper)
+    null_cond: bool = False # one more z_s code, `null_code`: the empty condition, for classifier-free guidance (beyond the paper)
 
     def __post_init__(self):
         for k in ("n_cond_vocab", "n_vocab", "n_cond", "n_tokens", "n_layer", "n_head", "n_embd"):
@@ -48,6 +49,16 @@ class GPTConfig:
                              f"got n_cond={self.n_cond}, n_tokens={self.n_tokens}")
         r = torch.arange(gx) // (gx // gs)
         return (r[:, None] * gs + r[None]).flatten()
+
+    @property
+    def null_code(self) -> int | None:
+        "The z_s code that stands for no condition (`null_cond`), else None."
+        return self.n_cond_vocab if self.null_cond else None
+
+    @property
+    def cond_codes(self) -> int:
+        "Rows of the z_s embedding tables: the semantic codebook, plus the empty condition with `null_cond`."
+        return self.n_cond_vocab + int(self.null_cond)
 
     @property
     def block_size(self) -> int:
@@ -157,11 +168,11 @@ class CondGPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = c = config
-        self.cond_emb = nn.Embedding(c.n_cond_vocab, c.n_embd)    # semantic codes z_s
+        self.cond_emb = nn.Embedding(c.cond_codes, c.n_embd)    # semantic codes z_s
         self.tok_emb = nn.Embedding(c.n_vocab, c.n_embd)          # image codes z_x
         self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
         if c.aligned:                                             # z_s codes again, added where they line up with z_x
-            self.align_emb = nn.Embedding(c.n_cond_vocab, c.n_embd)
+            self.align_emb = nn.Embedding(c.cond_codes, c.n_embd)
             self.register_buffer("align_idx", c.align_index(), persistent=False)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
@@ -221,16 +232,24 @@ class CondGPT(nn.Module):
     def forward(self, cond: torch.Tensor, x: torch.Tensor, check: bool = True) -> torch.Tensor:
         "Logits [B, T, n_vocab]; logits[:, t] predicts x[:, t] from cond [B, n_cond] and x[:, :t]; `check=False`: no value checks (see `check_tokens`)."
         c = self.config
-        self._check(cond, "cond (z_s)", c.n_cond, c.n_cond_vocab, exact=True, values=check)
+        self._check(cond, "cond (z_s)", c.n_cond, c.cond_codes, exact=True, values=check)
         self._check(x, "x (z_x)", c.n_tokens, c.n_vocab, exact=False, values=check)
         if cond.size(0) != x.size(0): raise ValueError(f"cond has batch {cond.size(0)} but x has batch {x.size(0)}")
         h = self._hidden(self._embed(cond, x[:, :-1], align=cond))
         return self.head(h[:, c.n_cond - 1:])                      # image positions only
 
     def loss(self, cond: torch.Tensor, x: torch.Tensor, pkeep: float = 1.0,
-             generator: torch.Generator | None = None, check: bool = True) -> torch.Tensor:
-        "Cross-entropy over the image positions; pkeep < 1 replaces input z_x codes by random codes (taming), targets stay."
+             generator: torch.Generator | None = None, check: bool = True, cond_drop: float = 0.0) -> torch.Tensor:
+        """Cross-entropy over the image positions; pkeep < 1 replaces input z_x codes by random codes (taming), targets stay;
+        `cond_drop` > 0 replaces the whole condition of that fraction of the rows by the empty one (`null_cond`, for guidance)."""
         if not 0.0 <= pkeep <= 1.0: raise ValueError(f"pkeep must be in [0, 1], got {pkeep}")
+        if not 0.0 <= cond_drop < 1.0: raise ValueError(f"cond_drop must be in [0, 1), got {cond_drop}")
+        if cond_drop > 0:
+            if not self.config.null_cond: raise ValueError("cond_drop needs a CondGPT with an empty condition: GPTConfig(null_cond=True) or add_null_condition()")
+            dev = generator.device if generator is not None else cond.device
+            start, n = dp_rows(cond.shape[0])            # several ranks: draw for the global batch, keep this rank's rows
+            drop = (torch.rand(n, generator=generator, device=dev) < cond_drop)[start:start + cond.shape[0]].to(cond.device)
+            cond = torch.where(drop[:, None], torch.full_like(cond, self.config.null_code), cond)
         inp = x
         if pkeep < 1.0:
             self._check(x, "x (z_x)", self.config.n_tokens, self.config.n_vocab, exact=False, values=check)
@@ -250,6 +269,18 @@ def param_groups(self: CondGPT, weight_decay: float) -> list[dict]:
     params = [p for p in self.parameters() if p.requires_grad]
     return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+
+@patch
+def add_null_condition(self: CondGPT) -> CondGPT:
+    """Give a trained CondGPT the empty condition (`GPTConfig.null_cond`) in place: one more row in its z_s tables, set to
+    the mean of the others (a start near an average condition); the other weights stay. Returns `self`."""
+    if self.config.null_cond: return self
+    self.config = replace(self.config, null_cond=True)
+    for name in ("cond_emb", "align_emb") if self.config.aligned else ("cond_emb",):
+        old = getattr(self, name).weight.data
+        setattr(self, name, nn.Embedding.from_pretrained(torch.cat([old, old.mean(0, keepdim=True)]), freeze=False))
+    return self
+
 
 # %% ../nbs/06_transformer.ipynb #9b369068
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
@@ -280,28 +311,38 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
 @torch.no_grad()   # not inference_mode: the tokens must be usable in a later forward pass with gradients
 def sample(self: CondGPT, cond: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
            top_p: float | None = None, greedy: bool = False, generator: torch.Generator | None = None,
-           use_cache: bool = True) -> torch.Tensor:
-    "Draw z_x codes [B, n_tokens] given z_s codes `cond` [B, n_cond]; `use_cache=False` recomputes the prefix per step."
+           use_cache: bool = True, guidance: float = 1.0) -> torch.Tensor:
+    """Draw z_x codes [B, n_tokens] given z_s codes `cond` [B, n_cond]; `use_cache=False` recomputes the prefix per step.
+    `guidance` g != 1 (classifier-free guidance; needs `null_cond`): scores u + g (c - u) from the conditional scores c and
+    those u under the empty condition, both computed in one batch of 2B rows."""
     c = self.config
-    self._check(cond, "cond (z_s)", c.n_cond, c.n_cond_vocab, exact=True)
+    self._check(cond, "cond (z_s)", c.n_cond, c.cond_codes, exact=True)
     if not greedy and not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not (guidance >= 0 and math.isfinite(guidance)): raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
+    guided = guidance != 1.0
+    if guided and not c.null_cond:
+        raise ValueError(f"guidance={guidance} needs a CondGPT trained with the empty condition (GPTConfig.null_cond); this one has none: use guidance=1")
     was_training = self.training
     self.eval()
     try:
         B = cond.size(0)
+        if guided: cond = torch.cat([cond, torch.full_like(cond, c.null_code)])      # rows B..2B-1: the empty condition
         out = torch.empty(B, c.n_tokens, dtype=torch.long, device=cond.device)
-        cache = KVCache(c, B) if use_cache else None
+        cache = KVCache(c, cond.size(0)) if use_cache else None
         h = self._hidden(self._embed(cond, None, align=cond), cache)[:, -1]     # prefill: the condition
         for t in range(c.n_tokens):
             logits = self.head(h).float()
+            if guided: logits = logits[B:] + guidance * (logits[:B] - logits[B:])
             if greedy: out[:, t] = logits.argmax(-1)
             else: out[:, t] = draw(filter_logits(logits / temperature, top_k, top_p).softmax(-1), generator)
             if t == c.n_tokens - 1: break
-            if use_cache: h = self._hidden(self._embed(None, out[:, t:t + 1], c.n_cond + t, cond), cache)[:, -1]
-            else: h = self._hidden(self._embed(cond, out[:, :t + 1], align=cond))[:, -1]    # taming-style: the whole prefix again
+            x = out.repeat(2, 1) if guided else out
+            if use_cache: h = self._hidden(self._embed(None, x[:, t:t + 1], c.n_cond + t, cond), cache)[:, -1]
+            else: h = self._hidden(self._embed(cond, x[:, :t + 1], align=cond))[:, -1]    # taming-style: the whole prefix again
         return out
     finally:
         self.train(was_training)
+
 
 # %% ../nbs/06_transformer.ipynb #59956769
 def toy_cond_task(n: int, n_cond: int = 16, n_cond_vocab: int = 12, n_vocab: int = 16, noise: float = 0.1,

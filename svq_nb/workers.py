@@ -13,7 +13,7 @@ import torch
 from .training import FitHooks, TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
 from .synthesis import System, SystemConfig, encode_dataset, settings_key
 from .metrics import FIDAccumulator
-from .transformer import auto_picks_explicit
+from .transformer import CondGPT, auto_picks_explicit
 
 # %% auto #0
 __all__ = ['STAGE2_COST', 'SCORE_COST', 'FID_COST', 'EXPLICIT_ATTENTION_COST', 'SHARE_LIMIT', 'Progress',
@@ -90,7 +90,8 @@ def _stage1_key(scfg: SystemConfig, part: str, s1: TrainConfig, data_key: str) -
 
 @dataclass
 class Stage:
-    "One training stage of system `name`: a stage-1 VQ model (`part` as in `System.stage1_parts`) or its Transformer (`part='gpt'`)."
+    """One training stage of system `name`: a stage-1 VQ model (`part` as in `System.stage1_parts`), its Transformer (`part='gpt'`)
+    or the Transformer's guidance phase (`part='guide'`: it goes on from the trained Transformer and learns the empty condition)."""
     name: str
     scfg: SystemConfig
     part: str
@@ -100,21 +101,35 @@ class Stage:
     budget: tuple = (1.0,)   # a Transformer: the fractions of its steps at which its weights are kept
     units: float = 0.0       # relative cost, for the time-left estimate
     tokens: int = 0          # a Transformer: it learns from the tokens of this many training scenes (0: all)
+    @property
+    def transformer(self) -> bool: return self.part in ("gpt", "guide")
     def __str__(self):
-        return f"{self.name}: stage {'2 (Transformer)' if self.part == 'gpt' else f'1 ({self.part})'}, {self.tcfg.steps} steps"
+        what = {"gpt": "2 (Transformer)", "guide": "2 (guidance phase)"}.get(self.part, f"1 ({self.part})")
+        return f"{self.name}: stage {what}, {self.tcfg.steps} steps"
 
 def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
-                budget: tuple = (1.0,), tokens: int = 0) -> list[Stage]:
-    "The training stages of one system, its VQ models first, each under the cache path of the settings it depends on."
+                budget: tuple = (1.0,), tokens: int = 0, guide: TrainConfig | None = None) -> list[Stage]:
+    """The training stages of one system, its VQ models first, each under the cache path of the settings it depends on.
+    A system with `gpt_cond_drop` > 0 learns the empty condition in a guidance phase of `guide`'s steps after its Transformer
+    (which trains as without it, so its cache entry is shared)."""
+    if (scfg.gpt_cond_drop > 0) != (guide is not None):
+        raise ValueError(f"{name}: a guidance phase (guide={guide is not None}) goes with gpt_cond_drop > 0 (got {scfg.gpt_cond_drop})")
+    plain = replace(scfg, gpt_cond_drop=0.0, gpt_guidance=1.0)    # the Transformer before the guidance phase
     stages, keys = [], []
     for part in scfg.stage1_names:
         key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
         stages.append(Stage(name, scfg, part, cache / f"{part}-{key}.pt", s1, units=step_cost(scfg, part) * s1.steps))
-    # the Transformer's settings; `gpt_aligned` only when on, so the runs made before it existed keep their cache keys
-    gpt_cfg = {k: v for k, v in asdict(scfg).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)}
+    # the Transformer's settings; `gpt_aligned` only when on, so the runs made before it existed keep their cache keys (and the
+    # guidance settings never: the Transformer trains the same with and without a guidance phase after it)
+    gpt_cfg = {k: v for k, v in asdict(plain).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)
+               and k not in ("gpt_cond_drop", "gpt_guidance")}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
-    return stages + [Stage(name, scfg, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget),
-                           step_cost(scfg, "gpt", explicit_attention_training(s2)) * s2.steps, tokens)]
+    cost = step_cost(scfg, "gpt", explicit_attention_training(s2))
+    stages.append(Stage(name, plain, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), cost * s2.steps, tokens))
+    if guide is None: return stages
+    gpath = cache / f"guide-{settings_key('guide', path.name, scfg.gpt_cond_drop, asdict(guide), tokens)}.pt"
+    return stages + [Stage(name, scfg, "guide", gpath, guide, (*stages[-1].needs, path), (1.0,),
+                           step_cost(scfg, "gpt", explicit_attention_training(guide)) * guide.steps, tokens)]
 
 def _load_stage1(system: System, paths) -> dict:
     "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."
@@ -135,10 +150,18 @@ def run_stage(st: Stage, train) -> Path:
     system = System(st.scfg)
     steps_dir = st.path.with_suffix(".steps")          # step checkpoints of the stage in progress (and the budget snapshots)
     tcfg = replace(st.tcfg, ckpt_dir=str(steps_dir), ckpt_every=max(1, st.tcfg.steps // 10), ckpt_keep=1)
-    if st.part != "gpt":
+    if not st.transformer:
         _, model, loss = next(p for p in system.stage1_parts() if p[0] == st.part)
         hist = train_stage1(model, loss, train, tcfg, resume=True)
         path = save_checkpoint(st.path, {"state_dict": model.state_dict(), "history": hist})
+    elif st.part == "guide":        # the trained Transformer, given the empty condition, goes on learning with cond_drop
+        system = System(replace(st.scfg, gpt_cond_drop=0.0, gpt_guidance=1.0))
+        _load_stage1(system, st.needs[:-1])
+        system.gpt.load_state_dict(_final_snapshot(load_checkpoint(st.needs[-1])))
+        system.gpt.add_null_condition()
+        cond, x = encode_dataset(system, first_scenes(train, st.tokens))
+        hist = train_stage2(system.gpt, cond, x, tcfg, resume=True, cond_drop=st.scfg.gpt_cond_drop)
+        path = save_checkpoint(st.path, {"snapshots": {"guided": system.gpt.state_dict()}, "history": hist})
     else:
         _load_stage1(system, st.needs)
         cond, x = encode_dataset(system, first_scenes(train, st.tokens))
@@ -152,13 +175,28 @@ def run_stage(st: Stage, train) -> Path:
     shutil.rmtree(steps_dir, ignore_errors=True)
     return path
 
+def _final_snapshot(ckpt: dict) -> dict:
+    "The Transformer's weights at the end of its steps (the largest budget fraction) from a stage-2 checkpoint."
+    return ckpt["snapshots"][max(ckpt["snapshots"], key=float)]
+
+def _with_null(scfg: SystemConfig, state: dict) -> dict:
+    "A Transformer state from before the guidance phase, given the empty condition's row (`add_null_condition`)."
+    gpt = CondGPT(replace(scfg, gpt_cond_drop=0.0, gpt_guidance=1.0).gpt_config()); gpt.load_state_dict(state)
+    return gpt.add_null_condition().state_dict()
+
 def load_trained(stages: list[Stage]) -> tuple[System, dict, dict]:
-    "A system built from the checkpoints of its trained stages (`plan_stages`): (system, histories, {budget fraction: GPT state})."
-    gpt = stages[-1]
-    system = System(gpt.scfg)
+    """A system built from the checkpoints of its trained stages (`plan_stages`): (system, histories, {budget fraction: GPT
+    state}); after a guidance phase, the system has its weights, also under "guided", and the budget states get the empty condition."""
+    last = stages[-1]
+    gpt = stages[-2] if last.part == "guide" else last
+    system = System(last.scfg)
     hist = _load_stage1(system, gpt.needs)
     st = load_checkpoint(gpt.path); snaps, hist["gpt"] = st["snapshots"], st["history"]
-    system.gpt.load_state_dict(snaps[str(gpt.budget[-1])])
+    if last.part == "guide":
+        g = load_checkpoint(last.path); hist["guide"] = g["history"]
+        snaps = {**{f: _with_null(last.scfg, s) for f, s in snaps.items()}, "guided": g["snapshots"]["guided"]}
+        system.gpt.load_state_dict(snaps["guided"])
+    else: system.gpt.load_state_dict(snaps[str(gpt.budget[-1])])
     return system.eval(), hist, snaps
 
 
@@ -183,9 +221,9 @@ def _to_start(ready: list[Stage], running: list[Stage], pending: list[Stage], wo
     Transformers share the cores instead of one of them training alone at the end. VQ models never share: in our
     measurement four of them on two cores lost about a fifth of their speed, three Transformers 2%."""
     out, n = [], len(running)
-    vq_left = any(s.part != "gpt" for s in [*pending, *running])
+    vq_left = any(not s.transformer for s in [*pending, *running])
     for st in ready:
-        if n < workers or (share and st.part == "gpt" and not vq_left and n < SHARE_LIMIT * workers):
+        if n < workers or (share and st.transformer and not vq_left and n < SHARE_LIMIT * workers):
             out.append(st); n += 1
     return out
 
@@ -207,7 +245,7 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
     progress.cores = max(1, workers)      # the time-left estimate: more stages than this share the cores
     todo, first = [], {}
     for st in stages:
-        what = f"  {st.name}: stage {'2' if st.part == 'gpt' else f'1 ({st.part})'} reused"
+        what = f"  {st.name}: stage {'2' if st.part == 'gpt' else '2 (guidance phase)' if st.part == 'guide' else f'1 ({st.part})'} reused"
         if st.path in first: progress.reused_stage(st.units, f"{what} (shared with {first[st.path]})"); continue
         first[st.path] = st.name
         if st.path.is_file(): progress.reused_stage(st.units, f"{what} ({st.path.name})")
@@ -250,13 +288,13 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
                     raise RuntimeError(f"{st} failed in a worker process ({type(e).__name__}: {e}){hint}; the stages finished "
                                        f"before it are in {st.path.parent} and a rerun reuses them") from e
                 secs = progress.worker_finished(st.path)
-                progress.log(f"  {st.name}: {'Transformer' if st.part == 'gpt' else st.part} done in {secs / 60:.1f} min")
+                progress.log(f"  {st.name}: {'Transformer' if st.part == 'gpt' else 'guidance phase' if st.part == 'guide' else st.part} done in {secs / 60:.1f} min")
     finally: ex.shutdown(wait=True, cancel_futures=True)
 
 def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
-                 budget: tuple = (1.0,), progress: Progress | None = None) -> tuple[System, dict, dict]:
+                 budget: tuple = (1.0,), progress: Progress | None = None, guide: TrainConfig | None = None) -> tuple[System, dict, dict]:
     "Build and train one system in this process, reusing finished stages from `cache`; (system, histories, {budget fraction: GPT state})."
-    stages = plan_stages(name, scfg, s1, s2, cache, data_key, budget)
+    stages = plan_stages(name, scfg, s1, s2, cache, data_key, budget, guide=guide)
     train_stages(stages, train, 1, progress)
     return load_trained(stages)
 
