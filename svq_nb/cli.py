@@ -125,10 +125,10 @@ PRESETS = {
 }
 
 def system_config(preset: Preset, system: str, n_classes: int, lam: float = 0.1, image_dropout: float = 0.0, seed: int = 0,
-                  aligned: bool = False) -> SystemConfig:
-    "The `SystemConfig` of `system` at `preset`'s size."
+                  aligned: bool = False, cond_drop: float = 0.0) -> SystemConfig:
+    "The `SystemConfig` of `system` at `preset`'s size (`cond_drop` > 0: its Transformer also learns the empty condition, for guidance)."
     layers, heads, width = preset.gpt
-    return SystemConfig(system, n_classes, vq=VQConfig(**preset.vq), gpt_layers=layers, gpt_heads=heads, gpt_embd=width, gpt_aligned=aligned, lam=lam,
+    return SystemConfig(system, n_classes, vq=VQConfig(**preset.vq), gpt_layers=layers, gpt_heads=heads, gpt_embd=width, gpt_aligned=aligned, gpt_cond_drop=cond_drop, lam=lam,
                         image_dropout=image_dropout, disc_start=preset.disc_start, disc_warmup=preset.disc_warmup,
                         perceptual_weight=preset.perceptual_weight, seed=seed)
 
@@ -276,9 +276,9 @@ def needs_reference(system: System) -> bool:
 # %% ../nbs/93_cli.ipynb #31eda7a3
 RUN_FORMAT = "svq_nb.run/1"
 _SAME = ("system", "data", "preset", "steps1", "steps2", "batch_size", "batch_size1", "batch_size2", "seed", "ckpt_every",
-         "image_dropout", "lam", "pkeep", "precision", "aligned")
+         "image_dropout", "lam", "pkeep", "precision", "aligned", "cond_drop")
 # options (and settings) added after run folders were written: what those folders were trained with
-_BEFORE = {"precision": "preset", "batch_size1": None, "batch_size2": None, "lr_scaling": "none", "aligned": False}
+_BEFORE = {"precision": "preset", "batch_size1": None, "batch_size2": None, "lr_scaling": "none", "aligned": False, "cond_drop": 0.0}
 _FOLDER = ("lr_scaling",)             # not options: how the folder's run was set up, which a resumed run keeps
 
 def run_settings(a: argparse.Namespace) -> dict:
@@ -287,7 +287,7 @@ def run_settings(a: argparse.Namespace) -> dict:
     return dict(system=a.system, data=a.data, preset=a.preset, steps1=a.steps1 or p.steps1, steps2=a.steps2 or p.steps2,
                 batch_size=a.batch_size, batch_size1=a.batch_size1, batch_size2=a.batch_size2, seed=a.seed,
                 ckpt_every=a.ckpt_every or p.ckpt_every, image_dropout=a.image_dropout, lam=a.lam, pkeep=a.pkeep,
-                precision=a.precision, aligned=a.aligned, lr_scaling="global batch")
+                precision=a.precision, aligned=a.aligned, cond_drop=a.cond_drop, lr_scaling="global batch")
 
 def _folder_settings(saved: dict, now: dict) -> dict:
     "The settings a resumed run trains with: this command's, and the folder's for what is not an option (`_FOLDER`)."
@@ -380,7 +380,7 @@ class Trainer:
         self.data, self.classes = load_data(settings["data"], "train", self.preset.resolution, settings["seed"], self.preset.n_synth)
         s = {**_BEFORE, **settings}                               # a folder from before an option: what it was trained with
         self.system = System(system_config(self.preset, s["system"], len(self.classes), s["lam"], s["image_dropout"], s["seed"],
-                                           s["aligned"])).to(pick_device(device))   # every part: grids and tokens run there
+                                           s["aligned"], s["cond_drop"])).to(pick_device(device))   # every part: grids and tokens run there
         self.cfg1, self.cfg2 = train_configs(self.preset, s["steps1"], s["steps2"], s["batch_size"], s["seed"], s["ckpt_every"], device,
                                              s["precision"], s["batch_size1"], s["batch_size2"], s["lr_scaling"] != "none", num_workers=num_workers,
                                              ckpt_keep=keep, max_nonfinite=max_nonfinite)
@@ -454,8 +454,10 @@ class Trainer:
             self.log(f"stage 1 done; continue with: --stage 2 (or all)")
             return None
         cond, x = self.tokens()
-        self._part("gpt", 2, self.cfg2, lambda cfg, hooks: train_stage2(self.system.gpt, cond, x, cfg, pkeep=self.s["pkeep"], resume=True, hooks=hooks),
-                   f"Transformer {_mparams(self.system.gpt)} params, pkeep {self.s['pkeep']}")
+        self._part("gpt", 2, self.cfg2, lambda cfg, hooks: train_stage2(self.system.gpt, cond, x, cfg, pkeep=self.s["pkeep"], resume=True, hooks=hooks,
+                                                                        cond_drop=self.s.get("cond_drop", 0.0)),
+                   f"Transformer {_mparams(self.system.gpt)} params, pkeep {self.s['pkeep']}"
+                   + (f", the empty condition on {self.s['cond_drop']:g} of the rows" if self.s.get("cond_drop") else ""))
         out = self.run / "system.pt"
         if self.rank == 0: save_system(self.system, out)
         _barrier()
@@ -489,7 +491,8 @@ def cmd_sample(a) -> int:
     out = Path(a.out)
     if rank == 0: out.mkdir(parents=True, exist_ok=True)
     sheets = {i: sample_sheet(system, s[i:i + 1], None if ref is None else ref[i:i + 1], a.samples_per_map, a.seed + i,
-                              temperature=a.temperature, top_k=a.top_k, top_p=a.top_p) for i in range(rank, len(s), world)}
+                              temperature=a.temperature, top_k=a.top_k, top_p=a.top_p, guidance=a.guidance)
+              for i in range(rank, len(s), world)}
     if world > 1:
         import torch.distributed as dist
         parts = [None] * world if rank == 0 else None
@@ -638,6 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-dropout", type=_prob, default=0.0, help="coupled systems: drop the image with this probability (reference-free z_s)")
     t.add_argument("--lam", type=float, default=0.1, help="weight of the semantic loss (Eq. 3, coupled systems)")
     t.add_argument("--pkeep", type=_prob, default=1.0, help="stage 2: keep each condition token with this probability")
+    t.add_argument("--cond-drop", type=float, default=0.0, help="stage 2: give this fraction of the rows the empty condition, so that "
+                   "`svq sample --guidance` can guide the samples (classifier-free guidance, beyond the paper; 06_transformer)")
     t.add_argument("--aligned", action="store_true", help="stage 2: also add each z_s code where it lines up with the image code it "
                    "predicts (beyond the paper; 06_transformer)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -658,6 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="coupled systems' reference image: the map's own, another image's, or none (needs --image-dropout training)")
     sm.add_argument("--temperature", type=float, default=1.0); sm.add_argument("--top-k", type=_pos_int)
     sm.add_argument("--top-p", type=_prob); sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the system's own; > 1 needs a run trained with --cond-drop)")
     sm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     sm.set_defaults(func=cmd_sample)
 

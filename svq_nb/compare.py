@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_compare.ipynb #64bbbbf6
 from __future__ import annotations
-import base64, functools, html, io, textwrap, time, warnings
+import base64, functools, html, io, math, textwrap, time, warnings
 from collections import OrderedDict
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -42,7 +42,8 @@ def derangement(n: int, seed: int = DERANGEMENT_SEED) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class CompareSettings:
-    "Example `index`, the sampling knobs (`top_k` 0 and `top_p` 1.0 mean off) and the coupled systems' reference protocol."
+    """Example `index`, the sampling knobs (`top_k` 0 and `top_p` 1.0 mean off), the coupled systems' reference protocol and the
+    classifier-free guidance scale (None: each system's own `gpt_guidance`; systems without the empty condition sample at 1)."""
     index: int = 0
     n_samples: int = 4
     seed: int = 0
@@ -50,6 +51,7 @@ class CompareSettings:
     top_k: int = 0
     top_p: float = 1.0
     reference: str = "ground truth"   # one of REFERENCES
+    guidance: float | None = None
 
     def __post_init__(self):
         if self.reference not in REFERENCES: raise ValueError(f"reference={self.reference!r}: expected one of {REFERENCES}")
@@ -57,6 +59,12 @@ class CompareSettings:
         if self.temperature <= 0: raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.top_k < 0: raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
         if not 0 < self.top_p <= 1: raise ValueError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}")
+        if self.guidance is not None and not (self.guidance >= 0 and math.isfinite(self.guidance)):
+            raise ValueError(f"guidance must be a finite number >= 0 or None (each system's own), got {self.guidance}")
+
+    def guidance_for(self, system: System) -> float | None:
+        "The guidance scale `system` samples at: this one where it knows the empty condition, else its own (1)."
+        return self.guidance if system.gpt.config.null_cond else None
 
     def sampling(self) -> dict:
         "The keyword arguments of `System.synthesize` (0 / 1.0 turned into None = off)."
@@ -103,7 +111,7 @@ def sample_system(system: System, images: torch.Tensor, labels: torch.Tensor, se
             return (f"{system.name} was trained with a reference image and cannot sample without one: its encoder reads the "
                     "image and the map together to compute z_s (the paper's limitation). Choose the reference 'ground truth' "
                     "or 'other example', or compare a reference-free system (trained with image_dropout > 0).")
-    return system.synthesize(labels[i:i + 1], reference=ref, **settings.sampling())[0].cpu()
+    return system.synthesize(labels[i:i + 1], reference=ref, guidance=settings.guidance_for(system), **settings.sampling())[0].cpu()
 
 def compare_samples(systems: dict[str, System], images: torch.Tensor, labels: torch.Tensor,
                     settings: CompareSettings) -> dict[str, torch.Tensor | str]:
@@ -222,7 +230,8 @@ def compare_view(images: torch.Tensor, labels: torch.Tensor, settings: CompareSe
             [tile(rgb, name, k, f"sample {k + 1}", "sample") for k, rgb in enumerate(to_uint8(smp))]
             for name, smp in samples.items()}
     title = (f"seed {st.seed} · temperature {st.temperature:g} · top-k {st.top_k or 'off'} · "
-             f"top-p {st.top_p if st.top_p < 1 else 'off'} · reference: {st.reference}")
+             f"top-p {st.top_p if st.top_p < 1 else 'off'} · guidance {'each own' if st.guidance is None else f'{st.guidance:g}'} · "
+             f"reference: {st.reference}")
     return CompareView(title, top, legend, rows)
 
 # %% ../nbs/11_compare.ipynb #b9a0c1d4
@@ -340,9 +349,9 @@ def figure_png(fig: Figure, dpi: int = 100, colors: int | None = 256) -> bytes:
 def compare_figure(systems: dict[str, System], images: torch.Tensor, labels: torch.Tensor, idx: int = 0, n_samples: int = 4,
                    seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, reference: str = "ground truth",
                    classes: Sequence[str] | None = None, metrics: Sequence[str] | None = None, segnet=None,
-                   highlight: bool = False) -> Figure:
-    "Sample every system for example `idx`, score each sample and draw the comparison figure."
-    st = CompareSettings(idx, n_samples, seed, temperature, top_k, top_p, reference)
+                   highlight: bool = False, guidance: float | None = None) -> Figure:
+    "Sample every system for example `idx`, score each sample and draw the comparison figure (`guidance`: None = each system's own)."
+    st = CompareSettings(idx, n_samples, seed, temperature, top_k, top_p, reference, guidance)
     samples = compare_samples(systems, images, labels, st)
     scores, lost = {}, {}
     for name, smp in samples.items():
@@ -383,6 +392,11 @@ class CompareWidget:
         self.temperature = W.FloatSlider(1.0, min=0.1, max=2.0, step=0.05, description="temperature", **narrow)
         self.top_k = W.IntSlider(0, min=0, max=max(s.cfg.vq.n_embed for s in systems.values()), description="top-k (0 off)", **narrow)
         self.top_p = W.FloatSlider(1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **narrow)
+        # classifier-free guidance: only systems that know the empty condition follow the slider (the others sample at 1)
+        self._guided = [s for s in systems.values() if s.gpt.config.null_cond]
+        self.guidance = W.FloatSlider(max([s.cfg.gpt_guidance for s in self._guided], default=1.0), min=0.0, max=5.0, step=0.25,
+                                      description="guidance (1 off)", disabled=not self._guided, **narrow,
+                                      tooltip="classifier-free guidance scale" if self._guided else "no system here knows the empty condition")
         self.n_samples = W.IntSlider(n_samples, min=1, max=max(8, n_samples), description="samples", **narrow)
         self.seed = W.IntText(seed, description="seed", style={"description_width": "95px"}, layout=W.Layout(width="200px"))
         self.resample = W.Button(description="Resample", icon="refresh", button_style="primary", tooltip="new samples: the next seed")
@@ -392,9 +406,9 @@ class CompareWidget:
         self.busy, self.status, self.message, self.view_html = W.HTML(), W.HTML(), W.HTML(), W.HTML()
         self.resample.on_click(self._next_seed)
         self.apply.on_click(lambda _: self.update())
-        self.controls = [self.index, self.reference, self.temperature, self.top_k, self.top_p, self.n_samples, self.seed]
+        self.controls = [self.index, self.reference, self.temperature, self.top_k, self.top_p, self.guidance, self.n_samples, self.seed]
         for c in self.controls + [self.highlight]: c.observe(self._changed, names="value")
-        self.widget = W.VBox([W.HBox([W.VBox([self.index, self.n_samples, self.seed]), W.VBox([self.temperature, self.top_k, self.top_p])]),
+        self.widget = W.VBox([W.HBox([W.VBox([self.index, self.n_samples, self.seed]), W.VBox([self.temperature, self.top_k, self.top_p, self.guidance])]),
                               self.reference, W.HBox([self.resample, self.apply, self.highlight, self.busy, self.status]),
                               self.message, self.view_html], layout=W.Layout(width="100%"))
         self._cache: OrderedDict = OrderedDict()
@@ -405,7 +419,7 @@ class CompareWidget:
     def settings(self) -> CompareSettings:
         "The settings the controls show now."
         return CompareSettings(self.index.value, self.n_samples.value, self.seed.value, self.temperature.value, self.top_k.value,
-                               self.top_p.value, self.reference.value)
+                               self.top_p.value, self.reference.value, self.guidance.value if self._guided else None)
 
     def _changed(self, change):
         if self.auto or change["owner"] is self.highlight: self.update()
@@ -417,7 +431,8 @@ class CompareWidget:
     def _key(self, name: str, st: CompareSettings) -> tuple:
         "What a system's samples depend on: the reference only for coupled systems."
         ref = reference_index(len(self.images), st.index, st.reference) if self.systems[name].cfg.coupled else None
-        return (name, st.index, st.n_samples, st.seed, st.temperature, st.top_k, st.top_p, ref, st.reference == "none")
+        return (name, st.index, st.n_samples, st.seed, st.temperature, st.top_k, st.top_p, st.guidance_for(self.systems[name]), ref,
+                st.reference == "none")
 
     def _samples(self, name: str, st: CompareSettings) -> tuple:
         "(samples or message, scores, lost masks) of one system, from the cache when these settings were sampled before."
@@ -433,6 +448,7 @@ class CompareWidget:
     def _busy(self, text: str | None):
         "Show `text` with the controls disabled (None: done, controls back)."
         for c in self.controls + [self.resample, self.apply]: c.disabled = text is not None
+        self.guidance.disabled = text is not None or not self._guided
         self.highlight.disabled = text is not None or self.segnet is None
         self.busy.value = "" if text is None else f"<span class='svq-busy' style='color: #b35c00; font-weight: 600'>&#8987; {html.escape(text)}</span>"
 

@@ -130,7 +130,8 @@ def report_tables(R: dict) -> dict[str, str]:
     T["paper"] = paper_table(R)
     T["budget"] = _md_table(["row", *(f"{100 * float(f):.0f}% steps: SC mIoU / small IoU / SSIM" for f in next(iter(R["budget"].values())))],
         [[r, *(f"{v['SC mIoU']:.3f} / {v['small-class IoU']:.3f} / {v['SSIM']:.3f}" for v in pts.values())] for r, pts in R["budget"].items()]) + (
-        "\n\n*Budget curve:* stage 1 fully trained, the Transformer measured at fractions of its steps (one run, paused), sampling seed 0.")
+        "\n\n*Budget curve:* stage 1 fully trained, the Transformer measured at fractions of its steps (one run, paused), sampling seed 0"
+        + ("; without guidance, before the guidance phase (the tables above sample the guided Transformer)." if R["settings"].get("guide_steps") else "."))
     return T
 
 def differences_by_rows(R: dict) -> dict[tuple[str, str], dict]:
@@ -247,7 +248,9 @@ def write_report(out: Path, R: dict) -> Path:
              f"{s['size']} px scenes, {s['n_train']} training and {s['n_val']} validation scenes, {s['steps1']} stage-1 and "
              f"{s['steps2']} stage-2 steps per system, batch {s['batch_size']}, lambda {s['lam']}, training seed(s) "
              f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'"
-             + (", stage 2 with aligned conditioning (06_transformer)." if s.get("aligned") else "."), "",
+             + (", stage 2 with aligned conditioning (06_transformer)" if s.get("aligned") else "")
+             + (f", a guidance phase of {s['guide_steps']} steps after each Transformer (cond_drop {s['cond_drop']}, lr {s['guide_lr']:g}), "
+                f"every sample drawn with classifier-free guidance at scale {s['guidance']:g} (06_transformer)." if s.get("guide_steps") else "."), "",
              "## What reproduces", "", *(f"- {x}" for x in headline_statements(R)), "",
              "## Samples", "", "![samples](samples.png)", "",
              "Columns: " + ", ".join(R["samples_columns"]) + f"; sampling seed 0, the first {min(6, s['n_val'])} validation "

@@ -15,7 +15,7 @@ from .cpu import cpu_has_bf16
 
 # %% auto #0
 __all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'auto_picks_explicit', 'CausalSelfAttention', 'MLP', 'Block',
-           'CondGPT', 'filter_logits', 'draw', 'toy_cond_task', 'toy_rule_accuracy']
+           'CondGPT', 'filter_logits', 'draw', 'toy_cond_task', 'toy_rule_accuracy', 'fit_toy']
 
 # %% ../nbs/06_transformer.ipynb #1ef4c5c2
 @dataclass
@@ -364,3 +364,14 @@ def toy_rule_accuracy(cond: torch.Tensor, x: torch.Tensor, n_vocab: int = 16) ->
     perm = torch.randperm(n_vocab, generator=torch.Generator().manual_seed(1234))[:int(cond.max()) + 1]
     prev = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], 1)
     return ((perm[cond] + prev) % n_vocab == x).float().mean().item()
+
+def fit_toy(m: CondGPT, cond: torch.Tensor, x: torch.Tensor, steps: int, batch: int = 64, lr: float = 3e-3, seed: int = 0,
+            cond_drop: float = 0.0) -> list[float]:
+    "Train `m` on toy pairs (AdamW, batches drawn by a generator seeded `seed`, which also draws `cond_drop`'s rows); the losses."
+    opt = torch.optim.AdamW(m.param_groups(0.01), lr=lr, betas=(0.9, 0.95))
+    g, losses = torch.Generator().manual_seed(seed), []
+    for _ in range(steps):
+        idx = torch.randint(0, len(cond), (batch,), generator=g)
+        loss = m.loss(cond[idx], x[idx], cond_drop=cond_drop, generator=g if cond_drop else None)
+        opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
+    return losses

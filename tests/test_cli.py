@@ -155,6 +155,14 @@ def test_train_sample_evaluate_in_process():
         sa = load_system(Path(d) / "al" / "system.pt")
         assert sa.gpt.config.aligned and "align_emb.weight" in sa.gpt.state_dict()
         test_eq(main(["sample", f"{d}/al", "--data", "synth:2", "--out", f"{d}/sa", "--n", "2", "--samples-per-map", "1"]), 0)
+        test_eq(main(["sample", f"{d}/al", "--data", "synth:2", "--out", f"{d}/sg", "--n", "1", "--guidance", "2"]), 2)   # no empty condition
+        cg = ["train", f"{d}/cg", "--system", "VQGAN-T", "--data", "synth:8", "--preset", "test", "--steps1", "2", "--steps2", "2",
+              "--cond-drop", "0.3", "--device", "cpu"]
+        test_eq(main(cg), 0)
+        test_eq(main(args + ["--cond-drop", "0.3"]), 2)            # a resumed run repeats --cond-drop too
+        assert load_system(Path(d) / "cg" / "system.pt").gpt.config.null_cond
+        test_eq(main(["sample", f"{d}/cg", "--data", "synth:2", "--out", f"{d}/sg", "--n", "2", "--samples-per-map", "1", "--guidance", "2"]), 0)
+        test_eq(sorted(p.name for p in Path(f"{d}/sg").iterdir()), ["sample_00000.png", "sample_00001.png"])
 
 
 def test_train_on_each_real_format():

@@ -182,6 +182,26 @@ def test_widget_seeds_and_busy():
     test_eq(len(seen), 4)                                                # seed 3 came from the cache: no busy line
 
 
+def test_widget_guidance():
+    img, lab = SynthScenes(3, size=32, seed=4).tensors()
+    n = len(SynthScenes.classes)
+    systems = {"guided": tiny_system("VQGAN-T", n, size=32, gpt_cond_drop=0.2, gpt_guidance=2.0), "plain": tiny_system("VQGAN-T", n, size=32)}
+    with torch.no_grad(): systems["guided"].gpt.cond_emb.weight[-1].add_(1.0)     # the empty condition scores differently
+    w = CompareWidget(systems, img, lab, n_samples=2, metrics=["ssim"], auto=False)
+    test_eq((w.guidance.value, w.guidance.disabled, w.state["guidance"]), (2.0, False, 2.0))    # the guided system's own scale
+    test_eq(w.last_samples["guided"], systems["guided"].synthesize(lab[:1], n_samples=2, seed=0, guidance=2.0)[0])
+    test_eq(w.last_samples["plain"], systems["plain"].synthesize(lab[:1], n_samples=2, seed=0)[0])
+    assert "guidance 2 ·" in w.view.title, w.view.title
+    w.guidance.value = 1.0; w.update()
+    test_eq(w.n_sampled, 3)                            # only the guided system samples again: the other one does not follow the slider
+    test_eq(w.last_samples["guided"], systems["guided"].synthesize(lab[:1], n_samples=2, seed=0, guidance=1.0)[0])
+    assert not torch.equal(w.last_samples["guided"], systems["guided"].synthesize(lab[:1], n_samples=2, seed=0)[0])
+    p = CompareWidget({"plain": systems["plain"]}, img, lab, n_samples=1, metrics=["ssim"])
+    test_eq((p.guidance.disabled, p.state["guidance"]), (True, None))   # no system knows the empty condition: the slider is off
+    p._busy("sampling"); p._busy(None); test_eq(p.guidance.disabled, True)
+    test_fail(lambda: CompareSettings(guidance=-1.0), contains="guidance must be a finite number >= 0 or None")
+
+
 def test_widget_reference_protocols_and_highlight():
     _, lab = SynthScenes(3, size=32, seed=6).tensors()
     img = painted(lab)                                                   # images the palette segmenter reads perfectly

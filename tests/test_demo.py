@@ -46,16 +46,26 @@ def test_demo_command_line():
         main(["--fast", "--lr2", "2e-3", "--out", "runs/x", "--threads", "1"])
         main(["--long", "--threads", "1"])
         main(["--long", "--lr2", "1e-3", "--threads", "1"])
+        main(["--long", "--guidance", "2", "--threads", "1"])
         err = io.StringIO()
         for bad in ("0", "-0.5"):
             try:
                 with redirect_stderr(err): main(["--lr2", bad, "--threads", "1"])
                 raise AssertionError(f"--lr2 {bad} was accepted")
             except SystemExit as e: test_eq(e.code, 2)
-    (out, fast), (_, long), (_, long1) = seen
+        try:
+            with redirect_stderr(err): main(["--guidance", "2", "--threads", "1"])       # guidance without a guidance phase
+            raise AssertionError("--guidance 2 without --guide-steps was accepted")
+        except SystemExit as e: test_eq(e.code, 2)
+    (out, fast), (_, long), (_, long1), (_, long2) = seen
     test_eq(out, "runs/x"); test_eq((fast.preset, fast.steps2, fast.lr2), ("fast", 250, 2e-3))
     test_eq((long.preset, long.steps2, long.lr2), ("long", 3200, 4e-3))    # the shipped systems' recipe (07 measures it)
     test_eq((long1.preset, long1.steps2, long1.lr2), ("long", 3200, 1e-3))  # --lr2 overrides a preset's rate
+    test_eq((long.guide_steps, long.guidance, long2.guide_steps, long2.guidance, fast.guide_steps, fast.guidance), (400, 3.0, 400, 2.0, 0, 1.0))
+    assert "DemoConfig.guidance=2.0 needs Transformers that know the empty condition: set guide_steps > 0" in err.getvalue(), err.getvalue()
+    for bad, msg in ((dict(guide_steps=-1), "guide_steps must be >= 0, got -1"), (dict(guide_steps=5, cond_drop=1.0), "cond_drop must be in (0, 1), got 1.0"),
+                     (dict(guide_steps=5, guidance=float("inf")), "guidance must be finite and >= 0, got inf")):
+        test_fail(lambda: DemoConfig(**bad), contains=msg)
     assert "--lr2 must be > 0, got 0.0" in err.getvalue() and "got -0.5" in err.getvalue(), err.getvalue()
 
 
@@ -206,3 +216,22 @@ def test_quick_demo_writes_everything():
         for p, q in zip(a.state_dict().values(), b.state_dict().values()): test_eq(p, q)           # the very same weights
         c, _, _ = train_system("x", cfg, data, replace(s1, steps=3), s2, Path(d), "k", (0.5, 1.0), Progress(1, logs.append))
         test_eq(sum("reused" in l for l in logs), 2)                                                # other settings: trained anew
+
+
+def test_quick_demo_with_guidance():
+    print("the pipeline at toy size with a guidance phase, then sampled without guidance from the same cache (about 40 s)")
+    with tempfile.TemporaryDirectory() as d:
+        q = dict(n_train=16, n_val=6, sample_seeds=1, fid=False, guide_steps=2)
+        R = run_demo(d, DemoConfig.quick(**q, guidance=2.0), log=lambda *a: None)
+        test_eq(R["stages"], {"trained": 10, "reused": 0})          # VQGAN-T 2 VQ models, the others 1; 3 Transformers, 3 guidance phases
+        test_eq(R["settings"]["guidance"], 2.0)
+        report = (Path(d) / "report.md").read_text()
+        assert "a guidance phase of 2 steps after each Transformer (cond_drop 0.15, lr 0.001), every sample drawn with classifier-free guidance at scale 2" in report
+        assert "without guidance, before the guidance phase" in report
+        test_eq(sorted(R["budget"]), ["VQGAN-T", "sVQGAN-T (ref-free) · no reference", "sVQGAN-T · other reference"])
+        from svq_nb.synthesis import load_system
+        assert load_system(Path(d) / "VQGAN-T.pt").gpt.config.null_cond
+        R1 = run_demo(d, DemoConfig.quick(**q, guidance=1.0), log=lambda *a: None)   # the guidance scale is a sampling setting:
+        test_eq(R1["stages"], {"trained": 0, "reused": 10})                            # nothing trains again,
+        assert R1["rows"]["VQGAN-T"]["SSIM"][0] != R["rows"]["VQGAN-T"]["SSIM"][0]     # and the samples change
+        test_eq(R1["budget"], R["budget"])                                             # the budget curve is sampled without guidance either way

@@ -94,3 +94,12 @@ def test_synthesis_table_reference_protocols():
     assert "reference protocol: other image" in other.caption and "derangement" in other.caption
     assert "reference protocol: ground truth" in gt.caption and "reference protocol: none" in none.caption
     test_fail(lambda: run({"p": paper}, "none"), contains="needs a reference-free system")
+    # classifier-free guidance: each system's own scale by default, one for all when given, and the caption says which
+    guided = tiny_system("VQGAN-T", n, size=32, gpt_cond_drop=0.2, gpt_guidance=2.0)
+    with torch.no_grad(): guided.gpt.cond_emb.weight[-1].add_(1.0)                   # the empty condition scores differently
+    tab = lambda systems, **kw: synthesis_table(systems, {"synth": data}, seed=1, batch_size=3, compute_fid=False, **kw)
+    own, one, both = tab({"g": guided}), tab({"g": guided}, guidance=1.0), tab({"g": guided, "b": base})
+    assert own.values[("g", "synth", "SSIM")] != one.values[("g", "synth", "SSIM")]
+    test_eq(both.values[("g", "synth", "SSIM")], own.values[("g", "synth", "SSIM")])
+    assert "classifier-free guidance 2)" in own.caption and "guidance" not in one.caption, (own.caption, one.caption)
+    assert "classifier-free guidance each system's own (g 2, b 1)" in both.caption, both.caption

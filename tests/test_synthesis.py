@@ -22,6 +22,9 @@ def test_config_checks():
     assert c.coupled and c.gan and not SystemConfig("VQVAE-T", 8).coupled
     test_eq(c.gpt_config().n_cond, 64); test_eq(c.gpt_config().n_vocab, c.vq.n_embed)
     test_eq(SystemConfig.paper("sVQGAN-T").gpt_config().n_tokens, 256)
+    test_fail(lambda: SystemConfig("VQGAN-T", 8, gpt_guidance=2.0), contains="gpt_guidance=2.0 needs a Transformer that knows the empty condition")
+    test_fail(lambda: SystemConfig("VQGAN-T", 8, gpt_cond_drop=1.0), contains="gpt_cond_drop must be in [0, 1), got 1.0")
+    test_eq((c.gpt_config().null_cond, SystemConfig("VQGAN-T", 8, gpt_cond_drop=0.1, gpt_guidance=3.0).gpt_config().null_cond), (False, True))
 
 
 def test_tokens_decode_to_reconstruction():

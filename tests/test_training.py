@@ -152,19 +152,23 @@ def test_stage2_resume_with_pkeep_and_stop():
     from svq_nb.transformer import GPTConfig, CondGPT
     g = torch.Generator().manual_seed(0)
     cond, x = torch.randint(0, 8, (32, 4), generator=g), torch.randint(0, 8, (32, 4), generator=g)
-    def gpt_run(d, stop_at=None):
+    def gpt_run(d, stop_at=None, pkeep=0.5, cond_drop=0.0):
         torch.manual_seed(0)
-        gpt = CondGPT(GPTConfig.tiny(8, 8, 4, 4, n_layer=1, n_embd=16))
+        gpt = CondGPT(GPTConfig.tiny(8, 8, 4, 4, n_layer=1, n_embd=16, null_cond=cond_drop > 0))
         cfg = TrainConfig(steps=6, batch_size=8, lr=1e-2, ckpt_dir=d, ckpt_every=4, log_every=2, progress=False)
-        return gpt, train_stage2(gpt, cond, x, cfg, pkeep=0.5, resume=True, hooks=FitHooks(should_stop=stop_at))
-    with tempfile.TemporaryDirectory() as d:
-        full, _ = gpt_run(f"{d}/a")
-        calls = iter(range(100))
-        with pytest.raises(Interrupted) as e: gpt_run(f"{d}/b", stop_at=lambda: next(calls) == 2)   # stop after the 3rd step
-        test_eq(e.value.step, 3); test_eq(checkpoint_step(e.value.path), 3)
-        resumed, h = gpt_run(f"{d}/b")
-        for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()): assert torch.equal(a, b), k
-        test_eq([checkpoint_step(p) for p in checkpoint_files(f"{d}/b")], [3, 4, 6])
+        return gpt, train_stage2(gpt, cond, x, cfg, pkeep=pkeep, resume=True, hooks=FitHooks(should_stop=stop_at), cond_drop=cond_drop)
+    for kw in (dict(pkeep=0.5), dict(pkeep=1.0, cond_drop=0.3)):     # taming's corruption, or the empty condition (guidance)
+        with tempfile.TemporaryDirectory() as d:
+            full, _ = gpt_run(f"{d}/a", **kw)
+            calls = iter(range(100))
+            with pytest.raises(Interrupted) as e: gpt_run(f"{d}/b", stop_at=lambda: next(calls) == 2, **kw)   # stop after the 3rd step
+            test_eq(e.value.step, 3); test_eq(checkpoint_step(e.value.path), 3)
+            resumed, h = gpt_run(f"{d}/b", **kw)
+            for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()): assert torch.equal(a, b), k
+            test_eq([checkpoint_step(p) for p in checkpoint_files(f"{d}/b")], [3, 4, 6])
+            if kw.get("cond_drop"):                          # the empty condition is used: another rate trains other weights
+                other, _ = gpt_run(f"{d}/c", pkeep=1.0, cond_drop=0.6)
+                assert not torch.equal(other.head.weight, full.head.weight)
 
 
 def test_compiled_training_matches_eager():

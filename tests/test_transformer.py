@@ -228,15 +228,11 @@ def test_toy_task_learns_condition():
     cond_va, x_va = toy_cond_task(256, n_cond=8, seed=1)
     torch.manual_seed(0)
     m = CondGPT(GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=8, n_tokens=8))
-    opt = torch.optim.AdamW(m.param_groups(0.01), lr=3e-3, betas=(0.9, 0.95))
-    g = torch.Generator().manual_seed(0)
-    for step in range(150):
-        idx = torch.randint(0, 2048, (64,), generator=g)
-        loss = m.loss(cond_tr[idx], x_tr[idx]); opt.zero_grad(); loss.backward(); opt.step()
+    losses = fit_toy(m, cond_tr, x_tr, 150)
     with torch.no_grad():
         acc = (m(cond_va, x_va).argmax(-1) == x_va).float().mean().item()
         acc_shuffled = (m(cond_va.roll(1, 0), x_va).argmax(-1) == x_va).float().mean().item()
-    assert loss.item() < 1.5, loss.item()                          # chance is ln 16 = 2.77
+    assert losses[-1] < 1.5, losses[-1]                         # chance is ln 16 = 2.77
     assert acc > 0.7 and acc_shuffled < 0.3, (acc, acc_shuffled)
     assert toy_rule_accuracy(cond_va, m.sample(cond_va, greedy=True)) > 0.7
 
@@ -274,10 +270,60 @@ def test_aligned_conditioning():
     for al in (False, True):
         torch.manual_seed(0)
         m = CondGPT(GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=8, n_tokens=8, aligned=al))
-        opt = torch.optim.AdamW(m.param_groups(0.01), lr=3e-3, betas=(0.9, 0.95))
-        g = torch.Generator().manual_seed(0)
-        for step in range(60):
-            idx = torch.randint(0, 2048, (64,), generator=g)
-            loss = m.loss(cond_tr[idx], x_tr[idx]); opt.zero_grad(); loss.backward(); opt.step()
+        fit_toy(m, cond_tr, x_tr, 60)
         with torch.no_grad(): acc[al] = (m(cond_va, x_va).argmax(-1) == x_va).float().mean().item()
     assert acc[True] > 0.8 and acc[False] < 0.5, acc
+
+
+def test_classifier_free_guidance():
+    cfg = GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=6, n_tokens=5, null_cond=True)
+    test_eq((cfg.null_code, cfg.cond_codes, GPTConfig.tiny().null_code, GPTConfig.tiny().cond_codes), (12, 13, None, 16))
+    torch.manual_seed(0)
+    m = CondGPT(cfg).eval()
+    test_eq(m.cond_emb.weight.shape[0], 13)
+    g = torch.Generator().manual_seed(3)
+    cond, x = torch.randint(0, 12, (4, 6), generator=g), torch.randint(0, 16, (4, 5), generator=g)
+    with torch.no_grad():
+        for p in m.parameters(): p.add_(torch.randn(p.shape, generator=g) * 0.3)
+        null = torch.full_like(cond, 12)
+        # cond_drop: the rows drawn (one uniform number per row from the generator) see the empty condition, the others theirs
+        drop = torch.rand(4, generator=torch.Generator().manual_seed(5)) < 0.5
+        assert 0 < drop.sum() < 4
+        want = F.cross_entropy(m(torch.where(drop[:, None], null, cond), x).flatten(0, 1), x.flatten())
+        test_close(m.loss(cond, x, cond_drop=0.5, generator=torch.Generator().manual_seed(5)), want, eps=1e-6)
+        test_close(m.loss(cond, x, cond_drop=0.0), F.cross_entropy(m(cond, x).flatten(0, 1), x.flatten()), eps=1e-6)
+        # guidance 1 is plain sampling, draw for draw; greedy guided codes are the argmax of u + g (c - u), step by step
+        gen = lambda s: torch.Generator().manual_seed(s)
+        test_eq(m.sample(cond, generator=gen(1), guidance=1.0), m.sample(cond, generator=gen(1)))
+        out = m.sample(cond, greedy=True, guidance=2.5)
+        for t in range(cfg.n_tokens):
+            c_, u_ = m(cond, out[:, :t + 1])[:, t], m(null, out[:, :t + 1])[:, t]
+            test_eq(out[:, t], (u_ + 2.5 * (c_ - u_)).argmax(-1))
+        test_eq(m.sample(cond, generator=gen(2), guidance=3.0), m.sample(cond, generator=gen(2), guidance=3.0, use_cache=False))
+        assert not torch.equal(m.sample(cond, generator=gen(2), guidance=3.0), m.sample(cond, generator=gen(2)))
+    plain = CondGPT(GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=6, n_tokens=5))
+    for bad, msg in ((dict(guidance=2.0), "needs a CondGPT trained with the empty condition"), (dict(guidance=-1.0), "finite number >= 0"),
+                     (dict(guidance=float("nan")), "finite number >= 0")):
+        with pytest.raises(ValueError, match=msg): (plain if "needs" in msg else m).sample(cond, **bad)
+    with pytest.raises(ValueError, match="cond_drop needs a CondGPT with an empty condition"): plain.loss(cond, x, cond_drop=0.1)
+    with pytest.raises(ValueError, match=r"cond_drop must be in \[0, 1\)"): m.loss(cond, x, cond_drop=1.0)
+    with pytest.raises(ValueError, match=r"codes must be in \[0, 12\)"): plain(torch.full_like(cond, 12), x)   # no empty code without null_cond
+    # add_null_condition: the old codes score as before, the new row is their mean, and it is idempotent
+    with torch.no_grad():
+        for p in plain.parameters(): p.add_(torch.randn(p.shape, generator=g) * 0.3)
+        before = plain(cond, x)
+        assert plain.add_null_condition() is plain and plain.config.null_cond
+        test_close(plain(cond, x), before, eps=1e-6)
+        test_close(plain.cond_emb.weight[12], plain.cond_emb.weight[:12].mean(0), eps=1e-6)
+        test_eq(plain.add_null_condition().cond_emb.weight.shape[0], 13)
+        al = CondGPT(GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=4, n_tokens=16, aligned=True)).add_null_condition()
+        test_eq((al.cond_emb.weight.shape[0], al.align_emb.weight.shape[0]), (13, 13))
+        al.sample(torch.randint(0, 12, (2, 4), generator=g), guidance=2.0)        # an aligned model embeds the empty code too
+    # what it is for: on the toy task guidance raises the share of samples that follow the rule; the empty condition alone is at chance
+    cond_tr, x_tr = toy_cond_task(2048, n_cond=8, seed=0)
+    cond_va, x_va = toy_cond_task(256, n_cond=8, seed=1)
+    torch.manual_seed(0)
+    m = CondGPT(GPTConfig.tiny(n_cond_vocab=12, n_vocab=16, n_cond=8, n_tokens=8, null_cond=True))
+    fit_toy(m, cond_tr, x_tr, 100, cond_drop=0.2)
+    acc = {s: toy_rule_accuracy(cond_va, m.sample(cond_va, generator=torch.Generator().manual_seed(1), guidance=s)) for s in (0, 1, 3)}
+    assert acc[0] < 0.2 and acc[3] > acc[1] + 0.1, acc

@@ -130,13 +130,48 @@ def test_demo_training_workers():
     test_close(p._done_now(), 50 + 2 * 0.5 / 1.5 * 100 + 0.9 * 10, eps=0.5)                  # each runs at 2/3 of the pace
     secs = p.worker_finished("c")                                                              # 10 s at 2/3 of a core: 6.7 s alone
     test_close(p._timed, [10.0 + secs / 1.5, 150.0], eps=1e-6); test_eq(p.done, 150.0)
-    big, small = (system_configs(DemoConfig.long(), 3, 0)["VQGAN-T"], system_configs(DemoConfig(), 3, 0)["VQGAN-T"])
+    big, small = (system_configs(DemoConfig.long(guide_steps=0, guidance=1.0), 3, 0)["VQGAN-T"], system_configs(DemoConfig(), 3, 0)["VQGAN-T"])
     test_eq((step_cost(small, "gpt"), step_cost(big, "gpt")), (STAGE2_COST, 4 * STAGE2_COST))    # 64 + 64 and 256 + 256 tokens
     test_eq(step_cost(big, "gpt", explicit_attention=True), 4 * STAGE2_COST * EXPLICIT_ATTENTION_COST)
     gpt_units = lambda **kw: plan_stages("x", big, s1, TrainConfig(steps=10, device="cpu", **kw), Path("cache"), "k")[-1].units
     test_eq(gpt_units(), 40 * STAGE2_COST)                                                     # fp32: SDPA
     test_eq(gpt_units(precision="bf16"), 40 * STAGE2_COST * (EXPLICIT_ATTENTION_COST if cpu_has_bf16() else 1.0))
     test_eq(explicit_attention_training(TrainConfig(precision="bf16", device="cpu")), cpu_has_bf16())
+
+
+def test_guidance_phase_stage():
+    quick = system_configs(DemoConfig.quick(), len(SynthScenes.classes), 0)["VQGAN-T"]
+    plain = replace(quick, vq=replace(quick.vq, ch=8, z_channels=8, embed_dim=8, attn_resolutions=(), resolution=16), gpt_layers=1,
+                    gpt_embd=32, perceptual_weight=0.0)
+    guided = replace(plain, gpt_cond_drop=0.3, gpt_guidance=2.0)
+    data = SynthScenes(16, size=16, seed=0).tensors()
+    s1, s2, guide = (TrainConfig(steps=3, batch_size=8, progress=False), TrainConfig(steps=4, batch_size=8, progress=False),
+                     TrainConfig(steps=3, batch_size=8, progress=False, lr=1e-2))
+    with tempfile.TemporaryDirectory() as d:
+        test_fail(lambda: plan_stages("g", guided, s1, s2, Path(d), "k"), contains="a guidance phase (guide=False) goes with gpt_cond_drop > 0")
+        test_fail(lambda: plan_stages("p", plain, s1, s2, Path(d), "k", guide=guide), contains="(guide=True) goes with gpt_cond_drop > 0 (got 0.0)")
+        stages = plan_stages("g", guided, s1, s2, Path(d), "k", (0.5, 1.0), guide=guide)
+        test_eq([st.part for st in stages], ["image_vq", "seg_vq", "gpt", "guide"])
+        test_eq([st.transformer for st in stages], [False, False, True, True])
+        # the Transformer before the phase trains as without guidance: the same cache entry, built without the empty condition
+        test_eq([st.path for st in stages[:3]], [st.path for st in plan_stages("p", plain, s1, s2, Path(d), "k", (0.5, 1.0))])
+        test_eq((stages[2].scfg.gpt_cond_drop, stages[3].scfg.gpt_cond_drop, stages[3].needs[-1]), (0.0, 0.3, stages[2].path))
+        assert stages[3].path != plan_stages("g", replace(guided, gpt_cond_drop=0.2), s1, s2, Path(d), "k", (0.5, 1.0), guide=guide)[3].path
+        test_eq(str(stages[3]), "g: stage 2 (guidance phase), 3 steps")
+        train_stages(stages, data, workers=1)
+        system, hist, snaps = load_trained(stages)
+        assert system.gpt.config.null_cond and system.cfg.gpt_guidance == 2.0
+        test_eq(sorted(snaps), ["0.5", "1.0", "guided"]); test_eq(sorted(hist), ["gpt", "guide", "image_vq", "seg_vq"])
+        test_eq(system.gpt.state_dict()["head.weight"], snaps["guided"]["head.weight"])
+        before = load_checkpoint(stages[2].path)["snapshots"]["1.0"]
+        assert not torch.equal(snaps["guided"]["head.weight"], before["head.weight"])           # the phase trained on from there
+        test_eq(snaps["1.0"]["tok_emb.weight"], before["tok_emb.weight"])                       # the budget states, with the empty row
+        test_close(snaps["1.0"]["cond_emb.weight"][-1], before["cond_emb.weight"].mean(0), eps=1e-6)
+        system.gpt.load_state_dict(snaps["0.5"]); system.gpt.load_state_dict(snaps["guided"])     # every state loads into the system
+        lab = data[1][:3]
+        test_eq(system.synthesize(lab, seed=1), system.synthesize(lab, seed=1, guidance=2.0))   # the system's scale by default
+        assert not torch.equal(system.synthesize(lab, seed=1), system.synthesize(lab, seed=1, guidance=1.0))
+        test_eq(len(list(Path(d).glob("*.steps"))), 0)
 
 
 def test_share_only_transformers():
