@@ -335,7 +335,7 @@ def plot_losses(histories: dict[str, dict], path: Path) -> Path:
             # the guidance phase goes on from the Transformer's last step (its loss mixes in the rows with the empty condition)
             s0 = h["gpt"][-1]["step"] if part == "guide" and h.get("gpt") else 0
             ax.plot([s0 + r["step"] for r in rows], [r[key] for r in rows],
-                    label=f"{name}: {part if part in ('gpt', 'guide') else part + ' ' + key}")
+                    label=f"{name}: {'guidance phase' if part == 'guide' else part if part == 'gpt' else part + ' ' + key}")
     axs[0].set(title="stage 1 (reconstruction term)", xlabel="step", yscale="log"); axs[1].set(title="stage 2: Transformer loss (nats/token)", xlabel="step")
     for ax in axs: ax.legend(fontsize=7)
     return _fig(path, fig)

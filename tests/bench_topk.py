@@ -1,10 +1,12 @@
-"""Sampling settings against semantic consistency: the shipped systems' samples at temperature 1 (what `make demo`
-reports) and with top-k, top-p, a lower temperature or greedy decoding.
+"""Sampling settings against semantic consistency: the shipped systems' samples under temperature, top-k, top-p, greedy
+decoding and classifier-free guidance (06_transformer).
 
-For each setting: SC (the robust judge's mIoU on the samples), SSIM against the ground truth, and diversity, the mean
-LPIPS between the samples of two sampling seeds for the same map (0 for greedy decoding). 128 validation maps, seeds 0
-and 1, one thread, the systems of `svq_nb.pretrained`. Writes nbs/bench_results/topk.json (`topk_8x8.json`: the same
-run on the 8x8 systems that shipped before 90edc22); about 4 minutes at 8x8, 7 at 16x16.
+For each setting: SC (the robust judge's mIoU on the samples), SSIM and LPIPS against the ground truth, and diversity, the
+mean LPIPS between the samples of two sampling seeds for the same map (0 for greedy decoding). 128 validation maps, seeds 0
+and 1, one thread, the systems of `svq_nb.pretrained`; every setting names its guidance scale (the shipped systems sample
+at their own, `gpt_guidance`, by default). Writes nbs/bench_results/sampling_settings.json; the guidance settings need
+systems that know the empty condition and are left out otherwise. Earlier runs: topk.json (the 16x16 systems shipped until
+d94d371, no guidance), topk_8x8.json (the 8x8 ones shipped before 90edc22). About 15 minutes at 16x16 on one core.
 `--quick` runs every path on 8 maps.
 """
 import argparse, json
@@ -16,9 +18,12 @@ from svq_nb.data import SynthScenes
 from svq_nb.metrics import load_segnet, lpips, semantic_consistency, ssim
 from svq_nb.synthesis import pretrained
 
-SETTINGS = (("temperature 1 (the demo's)", {}), ("top-k 100", dict(top_k=100)), ("top-k 50", dict(top_k=50)),
-            ("top-k 20", dict(top_k=20)), ("top-k 10", dict(top_k=10)), ("top-k 5", dict(top_k=5)),
-            ("top-p 0.9", dict(top_p=0.9)), ("temperature 0.7", dict(temperature=0.7)), ("greedy", dict(greedy=True)))
+PLAIN = dict(guidance=1.0)
+SETTINGS = (("temperature 1", PLAIN), ("top-k 20", dict(top_k=20, **PLAIN)), ("top-k 5", dict(top_k=5, **PLAIN)),
+            ("top-p 0.9", dict(top_p=0.9, **PLAIN)), ("temperature 0.7", dict(temperature=0.7, **PLAIN)), ("greedy", dict(greedy=True, **PLAIN)),
+            ("guidance 0 (the empty condition)", dict(guidance=0.0)), ("guidance 1.5", dict(guidance=1.5)), ("guidance 2", dict(guidance=2.0)),
+            ("guidance 3", dict(guidance=3.0)), ("guidance 4", dict(guidance=4.0)), ("guidance 5", dict(guidance=5.0)),
+            ("guidance 3, top-k 20", dict(guidance=3.0, top_k=20)))
 
 
 def main():
@@ -30,16 +35,20 @@ def main():
     judge, res = load_segnet(), {}
     for name in ("VQGAN-T", "sVQGAN-T (ref-free)"):
         s = pretrained(name).eval()
-        for label, kw in SETTINGS[:2] if a.quick else SETTINGS:
-            sc, ss, imgs = [], [], []
+        res.setdefault(name, {})["own guidance"] = s.cfg.gpt_guidance
+        for label, kw in SETTINGS[::6] if a.quick else SETTINGS:
+            if kw["guidance"] != 1.0 and not s.gpt.config.null_cond:
+                print(f"{name}: {label} left out (the system does not know the empty condition)"); continue
+            sc, ss, lp, imgs = [], [], [], []
             for seed in (0, 1):
                 with torch.no_grad(): x = s.synthesize(val[1], seed=seed, **kw)[:, 0]
-                sc.append(semantic_consistency(judge, x, val[1])); ss.append(ssim(val[0], x).mean().item()); imgs.append(x)
-            r = {"SC": sum(sc) / 2, "SSIM": sum(ss) / 2, "diversity": lpips(imgs[0], imgs[1], device="cpu").mean().item()}
-            res.setdefault(name, {})[label] = r
-            print(f"{name:20s} {label:27s} SC {r['SC']:.3f}  SSIM {r['SSIM']:.3f}  diversity {r['diversity']:.3f}", flush=True)
+                sc.append(semantic_consistency(judge, x, val[1])); ss.append(ssim(val[0], x).mean().item())
+                lp.append(lpips(val[0], x, device="cpu").mean().item()); imgs.append(x)
+            r = {"SC": sum(sc) / 2, "SSIM": sum(ss) / 2, "LPIPS": sum(lp) / 2, "diversity": lpips(imgs[0], imgs[1], device="cpu").mean().item()}
+            res[name][label] = r
+            print(f"{name:20s} {label:33s} SC {r['SC']:.3f}  SSIM {r['SSIM']:.3f}  LPIPS {r['LPIPS']:.3f}  diversity {r['diversity']:.3f}", flush=True)
     if not a.quick:
-        out = Path(__file__).resolve().parent.parent / "nbs" / "bench_results" / "topk.json"
+        out = Path(__file__).resolve().parent.parent / "nbs" / "bench_results" / "sampling_settings.json"
         out.write_text(json.dumps(res, indent=1), encoding="utf-8"); print("wrote", out)
 
 
