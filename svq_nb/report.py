@@ -230,7 +230,9 @@ def headline_by_budget(runs: dict[str, dict]) -> str:
         cells = [_over_seeds([t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS], signed=True, each=True)
                  for m in ("SSIM", "LPIPS", "SC mIoU")]
         g = s.get("latent") or s["size"] // 4                      # the latent grid (runs before `latent` existed: size/4)
-        body.append([label, f"{g}x{g}" + (", aligned" if s.get("aligned") else ""), f"{s['steps1']} / {s['steps2']}", len(TS), *cells])
+        guided = f", guidance {s['guidance']:g}" if s.get("guide_steps") else ""        # a guidance phase, and the scale of the samples
+        body.append([label, f"{g}x{g}" + (", aligned" if s.get("aligned") else "") + guided,
+                     f"{s['steps1']} / {s['steps2']}" + (f" + {s['guide_steps']}" if s.get("guide_steps") else ""), len(TS), *cells])
     return _md_table(["run", "codes", "steps (stage 1 / 2)", "training seeds", *(f"{m} {_UP[m]}" for m in ("SSIM", "LPIPS", "SC mIoU"))], body) + (
         "\n\n*The honest headline at each budget:* reference-free sVQGAN-T minus VQGAN-T (both see only the map), mean ± sample "
         "standard deviation over the training seeds, then each seed's value; each seed's value is the mean over its sampling seeds.")
