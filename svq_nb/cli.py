@@ -524,7 +524,7 @@ def cmd_evaluate(a) -> int:
             train, _ = load_data(a.data, "train", size, a.seed)
             segnets = {name: train_segnet(*take(train, a.segnet_n), steps=a.segnet_steps, seed=a.seed, n_classes=len(classes), device=device)}
         t1 = synthesis_table(systems, data, n_samples=a.n_samples, seed=a.seed, batch_size=a.batch_size, segnets=segnets,
-                             compute_fid=a.fid, fid_method="eigh", device=device)
+                             compute_fid=a.fid, fid_method="eigh", device=device, guidance=a.guidance)
     if rank > 0: return 0                              # every rank holds the same tables; rank 0 writes them
     out = Path(a.out)
     for t, stem in ((t1, "table1"), (t2, "table2"), (t3, "table3")):
@@ -663,7 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="coupled systems' reference image: the map's own, another image's, or none (needs --image-dropout training)")
     sm.add_argument("--temperature", type=float, default=1.0); sm.add_argument("--top-k", type=_pos_int)
     sm.add_argument("--top-p", type=_prob); sm.add_argument("--seed", type=int, default=0)
-    sm.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the system's own; > 1 needs a run trained with --cond-drop)")
+    sm.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the system's own; other values than 1 need a run trained with --cond-drop)")
     sm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     sm.set_defaults(func=cmd_sample)
 
@@ -676,6 +676,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-fid", dest="fid", action="store_false", help="skip FID (it needs thousands of images to mean much)")
     e.add_argument("--batch-size", type=_pos_int, default=32, help="images per batch (under torchrun batch b goes to rank b mod G)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto"); e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--guidance", type=float, help="Table 1's classifier-free guidance scale for the runs trained with --cond-drop "
+                   "(default: each system's own; the others sample at 1)")
     e.set_defaults(func=cmd_evaluate)
 
     dm = sub.add_parser("demo", help="the same as `make demo`")

@@ -21,7 +21,7 @@ from .metrics import segmenter_calibration, semantic_consistency
 from .evaluation import reconstruction_table
 from .compare import save_compare_grid
 # the stage machinery (appendix 95_workers) and the report's formatting (appendix 96_report), re-exported from here
-from .workers import (Progress, SCORE_COST, FID_COST, _stage1_key, Stage, plan_stages, _load_stage1, first_scenes,
+from .workers import (Progress, SCORE_COST, GUIDED_SCORE_COST, FID_COST, _stage1_key, Stage, plan_stages, _load_stage1, first_scenes,
                             run_stage, load_trained, _init_worker, _stage_worker, train_stages, train_system, stage_workers, Steps, fid_steps)
 from .report import (SMALL, HEADLINE, HEADLINE_ROWS, TRUE, OTHER, NOREF, table_rows, comparisons, METRICS, _UP, spread, _md_table, _ms, _ci,
                            _over_seeds, report_tables, differences_by_rows, paper_rows, paper_directions, paper_table, headline_table, _verdict,
@@ -62,10 +62,10 @@ class DemoConfig:
     lam: float = 0.1
     gpt_heads: int = 4               # attention heads of the 4-layer, 128-wide Transformer (--long: 2 of width 64, 07_training measures why)
     aligned: bool = True             # stage 2 also adds each z_s code where it lines up with the image code it predicts (06_transformer)
-    guide_steps: int = 0             # > 0: a guidance phase of this many steps after each Transformer, which learns the empty condition
+    guide_steps: int = 150           # > 0: a guidance phase of this many steps after each Transformer, which learns the empty condition
     cond_drop: float = 0.15          # the guidance phase: fraction of its rows that see the empty condition
     guide_lr: float = 1e-3           # the guidance phase's peak learning rate (warm-up, then cosine decay)
-    guidance: float = 1.0            # classifier-free guidance scale of every sample the run scores (1: none; else needs guide_steps)
+    guidance: float = 3.0            # classifier-free guidance scale of every sample the run scores (1: none; else needs guide_steps)
     ref_free: str = "label_branch"   # the reference-free design (04_models compares both)
     budget: tuple = (0.25, 0.5, 1.0) # fractions of the stage-2 steps at which the headline pair is measured
     seed: int = 0
@@ -89,12 +89,12 @@ class DemoConfig:
     def quick(cls, **kw) -> DemoConfig:
         "Every step of the pipeline at toy size (a minute or two on a CPU; the numbers mean nothing)."
         return cls(**{**dict(n_train=64, n_tokens=32, n_val=8, steps1=8, steps2=4, batch_size=8, sample_seeds=2, segnet_steps=4,
-                             segnet_train=32, bootstrap=50, fid=False, codes=64, codes_s=32, preset="quick"), **kw})
+                             segnet_train=32, bootstrap=50, fid=False, codes=64, codes_s=32, guide_steps=0, guidance=1.0, preset="quick"), **kw})
 
     @classmethod
     def fast(cls, **kw) -> DemoConfig:
         "`make demo ARGS=--fast`: the same systems and measurements on 40% of the default budget."
-        return cls(**{**dict(steps1=600, steps2=250, preset="fast"), **kw})
+        return cls(**{**dict(steps1=600, steps2=250, guide_steps=60, preset="fast"), **kw})
 
     @classmethod
     def long(cls, **kw) -> DemoConfig:
@@ -332,9 +332,10 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
                               guide=guide_config(cfg) and replace(guide_config(cfg), seed=sd))
                   for n, c in configs[sd].items()} for sd in train_seeds}
     units = sum(st.units for p in plans.values() for sts in p.values() for st in sts)         # the training stages' costs
-    score_units = lambda rows, seeds, fid: len(rows) * (SCORE_COST * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
+    guided = GUIDED_SCORE_COST if cfg.guidance != 1 else 1.0                                 # the budget curve samples plainly
+    score_units = lambda rows, seeds, fid, g=guided: len(rows) * (SCORE_COST * g * seeds * cfg.n_val / 128 + (FID_COST * cfg.n_val / 128 if fid else 0))
     main_rows = table_rows(list(configs[train_seeds[0]]))
-    tail_units = score_units(main_rows, 1, cfg.fid) + 2 * SCORE_COST * len(cfg.budget) * cfg.n_val / 128   # controls, budget, Tables 2-3
+    tail_units = score_units(main_rows, 1, cfg.fid, 1.0) + 2 * SCORE_COST * len(cfg.budget) * cfg.n_val / 128   # controls, budget, Tables 2-3
     units += sum(score_units(table_rows(list(cs)), len(sample_seeds), cfg.fid and k == 0) for k, cs in enumerate(configs.values())) + tail_units
     seg_units = 0 if segmenter_path(cfg, cache) is None else cfg.segnet_steps / 4
     progress = Progress(units + seg_units, log)
@@ -490,6 +491,7 @@ def main(argv: list[str] | None = None) -> dict:
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val, latent=a.latent,
                                     segnet_steps=a.segnet_steps, aligned=a.aligned, lr2=a.lr2,
                                     guide_steps=a.guide_steps, guidance=a.guidance).items() if v is not None}
+    if a.guide_steps == 0 and a.guidance is None: given["guidance"] = 1.0      # no guidance phase: plain samples
     if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
     kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,
               workers=a.workers, **given)

@@ -205,8 +205,10 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
                     lpips_net: str = "alex", fid_method: str = "sqrtm", device: str = "auto",
                     progress: bool | None = None, guidance: float | None = None) -> Table:
     """Table 1 (FID, SSIM, LPIPS of generated images; SC mIoU when `segnets[dataset]` is given) of `systems` on `datasets`;
-    `guidance`: the classifier-free guidance scale (None: each system's own `gpt_guidance`, 06_transformer)."""
+    `guidance`: the classifier-free guidance scale of the systems that know the empty condition (None: each system's own
+    `gpt_guidance`; the others sample at 1), 06_transformer."""
     systems = _as_dict(systems)
+    scale = lambda s: guidance if guidance is not None and s.gpt.config.null_cond else None    # None: the system's own
     for system in systems.values(): check_reference(system, reference)
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     segnets = segnets or {}
@@ -228,7 +230,7 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
                 _check_classes(system, dname, s)
                 ref = None if not system.cfg.coupled else next(others) if others is not None else reference_images(x, reference)
                 imgs = system.synthesize(s, reference=ref, n_samples=n_samples, temperature=temperature, top_k=top_k,
-                                         top_p=top_p, seed=seed * 100_003 + b, guidance=guidance).cpu()
+                                         top_p=top_p, seed=seed * 100_003 + b, guidance=scale(system)).cpu()
                 flat = imgs.flatten(0, 1)
                 x_rep, s_rep = x.repeat_interleave(n_samples, 0), s.repeat_interleave(n_samples, 0)
                 s_ssim.append(ssim(x_rep, flat)); s_lpips.append(lpips(x_rep, flat, net=lpips_net, device=device))
@@ -245,11 +247,11 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
             if conf is not None: t.values[(sname, dname, "SC mIoU")] = conf.miou()
         if ceiling is not None: t.notes[dname] = f"the segmenter's mIoU on the real {dname} images is {ceiling.miou():.3f}"
     n = {d: _n(v) for d, v in datasets.items()}
-    own = sorted({s.cfg.gpt_guidance for s in systems.values()})
-    scale = (f"{guidance:g}" if guidance is not None else f"{own[0]:g}" if len(own) == 1 else
-             "each system's own (" + ", ".join(f"{n} {s.cfg.gpt_guidance:g}" for n, s in systems.items()) + ")")
+    used = {n: s.cfg.gpt_guidance if scale(s) is None else scale(s) for n, s in systems.items()}   # what each system sampled at
+    said = (f"{next(iter(used.values())):g}" if len(set(used.values())) == 1 else
+            "per system (" + ", ".join(f"{n} {g:g}" for n, g in used.items()) + ")")
     sampling = (f"temperature {temperature}" + (f", top-k {top_k}" if top_k else "") + (f", top-p {top_p}" if top_p else "")
-                + (f", classifier-free guidance {scale}" if scale != "1" else ""))
+                + (f", classifier-free guidance {said}" if said != "1" else ""))
     t.caption = (f"{n_samples} sample(s) for each of {_counts(n)} (seed {seed}, {sampling}); reference protocol: "
                  f"{PROTOCOLS[reference]}; LPIPS {lpips_net} v0.1." + _fid_note({d: v * n_samples for d, v in n.items()}, compute_fid)
                  + (" SC mIoU: a segmenter trained on real training images, scored on the samples against their input maps; "

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_synthesis.ipynb #015a605d
 from __future__ import annotations
-import contextlib, hashlib, json, subprocess, time
+import contextlib, hashlib, json, math, subprocess, time
 from importlib.resources import files
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
@@ -59,6 +59,8 @@ class SystemConfig:
         if self.image_dropout and not self.coupled:
             raise ValueError(f"image_dropout={self.image_dropout} only applies to the coupled systems (sVQVAE-T, sVQGAN-T), not {self.name}")
         if not 0.0 <= self.gpt_cond_drop < 1.0: raise ValueError(f"gpt_cond_drop must be in [0, 1), got {self.gpt_cond_drop}")
+        if not (self.gpt_guidance >= 0 and math.isfinite(self.gpt_guidance)):
+            raise ValueError(f"gpt_guidance must be a finite number >= 0, got {self.gpt_guidance}")
         if self.gpt_guidance != 1.0 and not self.gpt_cond_drop:
             raise ValueError(f"gpt_guidance={self.gpt_guidance} needs a Transformer that knows the empty condition: set gpt_cond_drop > 0")
         if self.ref_free and not self.coupled:

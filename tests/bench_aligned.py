@@ -30,11 +30,12 @@ def job(args):
     systems, where = trained_systems([name], run or "no run given")
     if name not in systems: raise SystemExit(f"{name}: {where}")
     s = systems[name].eval()
+    s.cfg = replace(s.cfg, gpt_cond_drop=0.0, gpt_guidance=1.0)   # the Transformers trained here know no empty condition
     train = SynthScenes(n_tokens, size=32, split="train", seed=0).tensors()
     val = SynthScenes(n_val, size=32, split="val", seed=0).tensors()
     cond, x = encode_dataset(s, train)
     s2 = replace(stage_configs(DemoConfig(steps2=steps))[1], log_every=max(1, steps // 10))
-    s.gpt = CondGPT(replace(s.gpt.config, aligned=aligned))
+    s.gpt = CondGPT(replace(s.gpt.config, aligned=aligned, null_cond=False))
     t0 = time.perf_counter()
     hist = train_stage2(s.gpt, cond, x, s2)
     train_s = time.perf_counter() - t0

@@ -42,8 +42,14 @@ def kept_name(name: str, layers: int, width: int, steps: int) -> str:
 
 
 def shaped(config, layers: int, width: int):
-    "The shipped Transformer's configuration with `layers` layers of `width` channels, in heads of 64."
-    return replace(config, n_layer=layers, n_embd=width, n_head=width // 64)
+    "The shipped Transformer's configuration with `layers` layers of `width` channels, in heads of 64, without the empty condition."
+    return replace(config, n_layer=layers, n_embd=width, n_head=width // 64, null_cond=False)
+
+
+def plain(s):
+    "`s` sampling plainly by default: the Transformers trained here know no empty condition (no guidance phase)."
+    s.cfg = replace(s.cfg, gpt_cond_drop=0.0, gpt_guidance=1.0)
+    return s
 
 
 def job(args):
@@ -55,7 +61,7 @@ def job(args):
     from svq_nb.synthesis import encode_dataset, pretrained
     from svq_nb.transformer import CondGPT
     from svq_nb.training import FitHooks, train_stage2
-    s = pretrained(name).eval()
+    s = plain(pretrained(name).eval())
     demo = DemoConfig.long()
     cond, x = encode_dataset(s, first_scenes(SynthScenes(demo.n_train, size=demo.size, split="train", seed=demo.seed), n_tokens))
     val = SynthScenes(n_val, size=demo.size, split="val", seed=0).tensors()
@@ -114,8 +120,10 @@ def picture(folder: Path, quick: bool = False):
         if f"{name} · reconstruction" not in rows:
             pics[f"{name} · reconstruction"] = rec = s.reconstruct(x, y)["image"]
             rows[f"{name} · reconstruction"] = iou(rec)
-            pics[f"{name} · shipped (4 layers, 2000 steps)"] = smp = s.synthesize(y, seed=0)[:, 0]
-            rows[f"{name} · shipped (4 layers, 2000 steps)"] = iou(smp)
+            shipped = f"{name} · shipped (4 layers, {s.cfg.gpt_guidance:g}x guided)"
+            pics[shipped] = smp = s.synthesize(y, seed=0)[:, 0]
+            rows[shipped] = iou(smp)
+        plain(s)
         s.gpt = CondGPT(shaped(s.gpt.config, layers, width))
         s.gpt.load_state_dict(torch.load(f, map_location="cpu", weights_only=True)); s.gpt.eval()
         key = f"{name} · {layers} layers of {width}, {steps} steps"

@@ -47,6 +47,7 @@ def test_demo_command_line():
         main(["--long", "--threads", "1"])
         main(["--long", "--lr2", "1e-3", "--threads", "1"])
         main(["--long", "--guidance", "2", "--threads", "1"])
+        main(["--guide-steps", "0", "--threads", "1"])                               # no guidance phase: plain samples
         err = io.StringIO()
         for bad in ("0", "-0.5"):
             try:
@@ -54,14 +55,16 @@ def test_demo_command_line():
                 raise AssertionError(f"--lr2 {bad} was accepted")
             except SystemExit as e: test_eq(e.code, 2)
         try:
-            with redirect_stderr(err): main(["--guidance", "2", "--threads", "1"])       # guidance without a guidance phase
-            raise AssertionError("--guidance 2 without --guide-steps was accepted")
+            with redirect_stderr(err): main(["--guide-steps", "0", "--guidance", "2", "--threads", "1"])   # guidance without a guidance phase
+            raise AssertionError("--guidance 2 with --guide-steps 0 was accepted")
         except SystemExit as e: test_eq(e.code, 2)
-    (out, fast), (_, long), (_, long1), (_, long2) = seen
+    (out, fast), (_, long), (_, long1), (_, long2), (_, plain) = seen
     test_eq(out, "runs/x"); test_eq((fast.preset, fast.steps2, fast.lr2), ("fast", 250, 2e-3))
     test_eq((long.preset, long.steps2, long.lr2), ("long", 3200, 4e-3))    # the shipped systems' recipe (07 measures it)
     test_eq((long1.preset, long1.steps2, long1.lr2), ("long", 3200, 1e-3))  # --lr2 overrides a preset's rate
-    test_eq((long.guide_steps, long.guidance, long2.guide_steps, long2.guidance, fast.guide_steps, fast.guidance), (400, 3.0, 400, 2.0, 0, 1.0))
+    test_eq((long.guide_steps, long.guidance, long2.guide_steps, long2.guidance, fast.guide_steps, fast.guidance), (400, 3.0, 400, 2.0, 60, 3.0))
+    test_eq((plain.guide_steps, plain.guidance), (0, 1.0))
+    test_eq((DemoConfig().guide_steps, DemoConfig().guidance, DemoConfig.quick().guide_steps, DemoConfig.quick().guidance), (150, 3.0, 0, 1.0))
     assert "DemoConfig.guidance=2.0 needs Transformers that know the empty condition: set guide_steps > 0" in err.getvalue(), err.getvalue()
     for bad, msg in ((dict(guide_steps=-1), "guide_steps must be >= 0, got -1"), (dict(guide_steps=5, cond_drop=1.0), "cond_drop must be in (0, 1), got 1.0"),
                      (dict(guide_steps=5, guidance=float("inf")), "guidance must be finite and >= 0, got inf")):

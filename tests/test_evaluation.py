@@ -102,4 +102,7 @@ def test_synthesis_table_reference_protocols():
     assert own.values[("g", "synth", "SSIM")] != one.values[("g", "synth", "SSIM")]
     test_eq(both.values[("g", "synth", "SSIM")], own.values[("g", "synth", "SSIM")])
     assert "classifier-free guidance 2)" in own.caption and "guidance" not in one.caption, (own.caption, one.caption)
-    assert "classifier-free guidance each system's own (g 2, b 1)" in both.caption, both.caption
+    assert "classifier-free guidance per system (g 2, b 1)" in both.caption, both.caption
+    mixed = tab({"g": guided, "b": base}, guidance=3.0)                              # a system without the empty condition samples at 1
+    test_eq(mixed.values[("b", "synth", "SSIM")], both.values[("b", "synth", "SSIM")])
+    assert "classifier-free guidance per system (g 3, b 1)" in mixed.caption, mixed.caption

@@ -24,6 +24,7 @@ def test_config_checks():
     test_eq(SystemConfig.paper("sVQGAN-T").gpt_config().n_tokens, 256)
     test_fail(lambda: SystemConfig("VQGAN-T", 8, gpt_guidance=2.0), contains="gpt_guidance=2.0 needs a Transformer that knows the empty condition")
     test_fail(lambda: SystemConfig("VQGAN-T", 8, gpt_cond_drop=1.0), contains="gpt_cond_drop must be in [0, 1), got 1.0")
+    test_fail(lambda: SystemConfig("VQGAN-T", 8, gpt_cond_drop=0.1, gpt_guidance=float("nan")), contains="gpt_guidance must be a finite number >= 0, got nan")
     test_eq((c.gpt_config().null_cond, SystemConfig("VQGAN-T", 8, gpt_cond_drop=0.1, gpt_guidance=3.0).gpt_config().null_cond), (False, True))
 
 
