@@ -64,7 +64,7 @@ class CompareSettings:
 
     def guidance_for(self, system: System) -> float | None:
         "The guidance scale `system` samples at: this one where it knows the empty condition, else its own (1)."
-        return self.guidance if system.gpt.config.null_cond else None
+        return system.guidance_for(self.guidance)
 
     def sampling(self) -> dict:
         "The keyword arguments of `System.synthesize` (0 / 1.0 turned into None = off)."

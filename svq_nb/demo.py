@@ -328,8 +328,9 @@ def run_demo(out: str | os.PathLike = "runs/demo", cfg: DemoConfig | None = None
     # the first training seed trains every system; further seeds only the headline pair (what their spread is reported for)
     configs = {sd: {n: c for n, c in system_configs(cfg, n_classes, sd).items() if k == 0 or n in HEADLINE} for k, sd in enumerate(train_seeds)}
     label = lambda n, sd: n if len(train_seeds) == 1 else f"{n} [training seed {sd}]"   # the progress lines name the seed
+    guide = guide_config(cfg)                                        # None without a guidance phase
     plans = {sd: {n: plan_stages(label(n, sd), c, replace(s1, seed=sd), replace(s2, seed=sd), cache, data_key, tuple(cfg.budget), cfg.n_tokens,
-                              guide=guide_config(cfg) and replace(guide_config(cfg), seed=sd))
+                              guide=guide and replace(guide, seed=sd))
                   for n, c in configs[sd].items()} for sd in train_seeds}
     units = sum(st.units for p in plans.values() for sts in p.values() for st in sts)         # the training stages' costs
     guided = GUIDED_SCORE_COST if cfg.guidance != 1 else 1.0                                 # the budget curve samples plainly

@@ -208,7 +208,7 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
     `guidance`: the classifier-free guidance scale of the systems that know the empty condition (None: each system's own
     `gpt_guidance`; the others sample at 1), 06_transformer."""
     systems = _as_dict(systems)
-    scale = lambda s: guidance if guidance is not None and s.gpt.config.null_cond else None    # None: the system's own
+    scale = lambda s: s.guidance_for(guidance)                     # None: the system's own
     for system in systems.values(): check_reference(system, reference)
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     segnets = segnets or {}

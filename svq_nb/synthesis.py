@@ -80,6 +80,10 @@ class SystemConfig:
         "Paper size: 256 px, 16x16 latents, 16384 image / 4096 semantic codes, taming's 24-layer GPT."
         return cls(name, n_classes, vq=VQConfig.paper(), gpt_layers=24, gpt_heads=16, gpt_embd=1024, disc_start=30_001, **kw)
 
+    def unguided(self) -> SystemConfig:
+        "This system without the empty condition and guidance: its Transformer as trained before a guidance phase."
+        return replace(self, gpt_cond_drop=0.0, gpt_guidance=1.0)
+
     def gpt_config(self) -> GPTConfig:
         "The stage-2 Transformer for this system's latent grid and codebooks."
         hw = self.vq.latent_size ** 2
@@ -233,6 +237,11 @@ def synthesize(self: System, label: torch.Tensor, reference: torch.Tensor | None
                              guidance=self.cfg.gpt_guidance if guidance is None else guidance)
     img = self.decode_tokens(x, cond)
     return img.view(label.shape[0], n_samples, *img.shape[1:])
+
+@patch
+def guidance_for(self: System, guidance: float | None) -> float | None:
+    "The scale this system samples at when `guidance` is asked of several systems: it where the Transformer knows the empty condition, else None (its own)."
+    return guidance if self.gpt.config.null_cond else None
 
 # %% ../nbs/08_synthesis.ipynb #273dfb25
 def encode_dataset(system: System, data, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -163,6 +163,12 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 # %% ../nbs/06_transformer.ipynb #ff3238ce
+def _rank_rows(draw, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """`draw(n, device)` made for the global batch of n rows on the generator's device, then this rank's rows of it on
+    `like`'s device: several ranks draw the same numbers and each keeps its own rows (`dp_rows`)."""
+    start, n = dp_rows(like.shape[0])
+    return draw(n, generator.device if generator is not None else like.device)[start:start + like.shape[0]].to(like.device)
+
 class CondGPT(nn.Module):
     "GPT for p(z_x | z_s): z_s tokens are prepended with their own table; only z_x codes are predicted."
     def __init__(self, config: GPTConfig):
@@ -246,18 +252,14 @@ class CondGPT(nn.Module):
         if not 0.0 <= cond_drop < 1.0: raise ValueError(f"cond_drop must be in [0, 1), got {cond_drop}")
         if cond_drop > 0:
             if not self.config.null_cond: raise ValueError("cond_drop needs a CondGPT with an empty condition: GPTConfig(null_cond=True) or add_null_condition()")
-            dev = generator.device if generator is not None else cond.device
-            start, n = dp_rows(cond.shape[0])            # several ranks: draw for the global batch, keep this rank's rows
-            drop = (torch.rand(n, generator=generator, device=dev) < cond_drop)[start:start + cond.shape[0]].to(cond.device)
+            drop = _rank_rows(lambda n, dev: torch.rand(n, generator=generator, device=dev), cond, generator) < cond_drop
             cond = torch.where(drop[:, None], torch.full_like(cond, self.config.null_code), cond)
         inp = x
         if pkeep < 1.0:
             self._check(x, "x (z_x)", self.config.n_tokens, self.config.n_vocab, exact=False, values=check)
-            dev = generator.device if generator is not None else x.device
-            start, n = dp_rows(x.shape[0])               # several ranks: draw for the global batch, keep this rank's rows
-            rows = slice(start, start + x.shape[0])
-            keep = torch.rand((n, *x.shape[1:]), generator=generator, device=dev)[rows].to(x.device) < pkeep
-            noise = torch.randint(0, self.config.n_vocab, (n, *x.shape[1:]), generator=generator, device=dev)[rows].to(x.device)
+            shape = x.shape[1:]
+            keep = _rank_rows(lambda n, dev: torch.rand((n, *shape), generator=generator, device=dev), x, generator) < pkeep
+            noise = _rank_rows(lambda n, dev: torch.randint(0, self.config.n_vocab, (n, *shape), generator=generator, device=dev), x, generator)
             inp = torch.where(keep, x, noise)
         logits = self(cond, inp, check=check)
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), x.reshape(-1))

@@ -106,9 +106,9 @@ class Stage:
     tokens: int = 0          # a Transformer: it learns from the tokens of this many training scenes (0: all)
     @property
     def transformer(self) -> bool: return self.part in ("gpt", "guide")
-    def __str__(self):
-        what = {"gpt": "2 (Transformer)", "guide": "2 (guidance phase)"}.get(self.part, f"1 ({self.part})")
-        return f"{self.name}: stage {what}, {self.tcfg.steps} steps"
+    @property
+    def kind(self) -> str: return {"gpt": "Transformer", "guide": "guidance phase"}.get(self.part, self.part)
+    def __str__(self): return f"{self.name}: stage {2 if self.transformer else 1} ({self.kind}), {self.tcfg.steps} steps"
 
 def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
                 budget: tuple = (1.0,), tokens: int = 0, guide: TrainConfig | None = None) -> list[Stage]:
@@ -117,7 +117,7 @@ def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig,
     (which trains as without it, so its cache entry is shared)."""
     if (scfg.gpt_cond_drop > 0) != (guide is not None):
         raise ValueError(f"{name}: a guidance phase (guide={guide is not None}) goes with gpt_cond_drop > 0 (got {scfg.gpt_cond_drop})")
-    plain = replace(scfg, gpt_cond_drop=0.0, gpt_guidance=1.0)    # the Transformer before the guidance phase
+    plain = scfg.unguided()                                        # the Transformer before the guidance phase
     stages, keys = [], []
     for part in scfg.stage1_names:
         key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
@@ -127,12 +127,11 @@ def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig,
     gpt_cfg = {k: v for k, v in asdict(plain).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)
                and k not in ("gpt_cond_drop", "gpt_guidance")}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
-    cost = step_cost(scfg, "gpt", explicit_attention_training(s2))
-    stages.append(Stage(name, plain, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), cost * s2.steps, tokens))
+    units = lambda t: step_cost(scfg, "gpt", explicit_attention_training(t)) * t.steps          # the Transformer's and the phase's
+    stages.append(Stage(name, plain, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), units(s2), tokens))
     if guide is None: return stages
     gpath = cache / f"guide-{settings_key('guide', path.name, scfg.gpt_cond_drop, asdict(guide), tokens)}.pt"
-    return stages + [Stage(name, scfg, "guide", gpath, guide, (*stages[-1].needs, path), (1.0,),
-                           step_cost(scfg, "gpt", explicit_attention_training(guide)) * guide.steps, tokens)]
+    return stages + [Stage(name, scfg, "guide", gpath, guide, (*stages[-1].needs, path), (1.0,), units(guide), tokens)]
 
 def _load_stage1(system: System, paths) -> dict:
     "Load the VQ models of `system` from their checkpoints (in `stage1_parts` order); their training histories."
@@ -151,7 +150,7 @@ def run_stage(st: Stage, train) -> Path:
     """Train one stage on `train` (`(images, labels)` or a Dataset such as `SynthScenes`) and write its checkpoint atomically to
     `st.path`. A stage checkpoints every tenth of its steps next to it, so an interrupted run resumes where it stopped."""
     # a guidance phase starts from the Transformer as it was trained, without the empty condition (added below)
-    system = System(replace(st.scfg, gpt_cond_drop=0.0, gpt_guidance=1.0) if st.part == "guide" else st.scfg)
+    system = System(st.scfg.unguided() if st.part == "guide" else st.scfg)
     steps_dir = st.path.with_suffix(".steps")          # step checkpoints of the stage in progress (and the budget snapshots)
     tcfg = replace(st.tcfg, ckpt_dir=str(steps_dir), ckpt_every=max(1, st.tcfg.steps // 10), ckpt_keep=1)
     if not st.transformer:
@@ -184,7 +183,7 @@ def _final_snapshot(ckpt: dict) -> dict:
 
 def _with_null(scfg: SystemConfig, state: dict) -> dict:
     "A Transformer state from before the guidance phase, given the empty condition's row (`add_null_condition`)."
-    gpt = CondGPT(replace(scfg, gpt_cond_drop=0.0, gpt_guidance=1.0).gpt_config()); gpt.load_state_dict(state)
+    gpt = CondGPT(scfg.unguided().gpt_config()); gpt.load_state_dict(state)
     return gpt.add_null_condition().state_dict()
 
 def load_trained(stages: list[Stage]) -> tuple[System, dict, dict]:
@@ -291,7 +290,7 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
                     raise RuntimeError(f"{st} failed in a worker process ({type(e).__name__}: {e}){hint}; the stages finished "
                                        f"before it are in {st.path.parent} and a rerun reuses them") from e
                 secs = progress.worker_finished(st.path)
-                progress.log(f"  {st.name}: {'Transformer' if st.part == 'gpt' else 'guidance phase' if st.part == 'guide' else st.part} done in {secs / 60:.1f} min")
+                progress.log(f"  {st.name}: {st.kind} done in {secs / 60:.1f} min")
     finally: ex.shutdown(wait=True, cancel_futures=True)
 
 def train_system(name: str, scfg: SystemConfig, train, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,

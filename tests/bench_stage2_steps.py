@@ -48,7 +48,7 @@ def shaped(config, layers: int, width: int):
 
 def plain(s):
     "`s` sampling plainly by default: the Transformers trained here know no empty condition (no guidance phase)."
-    s.cfg = replace(s.cfg, gpt_cond_drop=0.0, gpt_guidance=1.0)
+    s.cfg = s.cfg.unguided()
     return s
 
 
