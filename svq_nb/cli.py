@@ -606,6 +606,10 @@ def _pos_int(v: str) -> int:
     if not v.lstrip("-").isdigit() or int(v) < 1: raise argparse.ArgumentTypeError(f"expected a positive integer, got {v!r}")
     return int(v)
 
+def _nonneg_int(v: str) -> int:
+    if not v.lstrip("-").isdigit() or int(v) < 0: raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v!r}")
+    return int(v)
+
 def _prob(v: str) -> float:
     try: f = float(v)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {v!r}")
@@ -661,7 +665,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--samples-per-map", type=_pos_int, default=4)
     sm.add_argument("--reference", choices=("ground_truth", "other", "none"), default="ground_truth",
                     help="coupled systems' reference image: the map's own, another image's, or none (needs --image-dropout training)")
-    sm.add_argument("--temperature", type=float, default=1.0); sm.add_argument("--top-k", type=_pos_int)
+    sm.add_argument("--temperature", type=float, default=1.0)
+    sm.add_argument("--top-k", type=_nonneg_int, help="sample among the k likeliest codes (default: the system's own; 0: all)")
     sm.add_argument("--top-p", type=_prob); sm.add_argument("--seed", type=int, default=0)
     sm.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the system's own; other values than 1 need a run trained with --cond-drop)")
     sm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

@@ -20,6 +20,7 @@ from matplotlib.patches import Patch
 
 from .data import SYNTH_CLASSES, colorize, palette, to_uint8
 from .synthesis import SYSTEM_NAMES, System, load_system, derangement as _derangement
+from .transformer import check_guidance, check_top_k
 from .metrics import ssim, lpips, segment, ConfusionMatrix, SSIM_MIN_SIZE, LPIPS_MIN_SIZE
 from .weights import WeightsNotFound
 
@@ -42,13 +43,14 @@ def derangement(n: int, seed: int = DERANGEMENT_SEED) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class CompareSettings:
-    """Example `index`, the sampling knobs (`top_k` 0 and `top_p` 1.0 mean off), the coupled systems' reference protocol and the
-    classifier-free guidance scale (None: each system's own `gpt_guidance`; systems without the empty condition sample at 1)."""
+    """Example `index`, the sampling knobs (`top_k` 0 and `top_p` 1.0 mean off, `top_k` None each system's own `gpt_top_k`), the
+    coupled systems' reference protocol and the classifier-free guidance scale (None: each system's own `gpt_guidance`; systems
+    without the empty condition sample at 1)."""
     index: int = 0
     n_samples: int = 4
     seed: int = 0
     temperature: float = 1.0
-    top_k: int = 0
+    top_k: int | None = None
     top_p: float = 1.0
     reference: str = "ground truth"   # one of REFERENCES
     guidance: float | None = None
@@ -57,19 +59,18 @@ class CompareSettings:
         if self.reference not in REFERENCES: raise ValueError(f"reference={self.reference!r}: expected one of {REFERENCES}")
         if self.n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
         if self.temperature <= 0: raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.top_k < 0: raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if self.top_k is not None: check_top_k(self.top_k)
         if not 0 < self.top_p <= 1: raise ValueError(f"top_p must be in (0, 1] (1 = off), got {self.top_p}")
-        if self.guidance is not None and not (self.guidance >= 0 and math.isfinite(self.guidance)):
-            raise ValueError(f"guidance must be a finite number >= 0 or None (each system's own), got {self.guidance}")
+        check_guidance(self.guidance, none_ok=True)
 
     def guidance_for(self, system: System) -> float | None:
         "The guidance scale `system` samples at: this one where it knows the empty condition, else its own (1)."
         return system.guidance_for(self.guidance)
 
     def sampling(self) -> dict:
-        "The keyword arguments of `System.synthesize` (0 / 1.0 turned into None = off)."
+        "The keyword arguments of `System.synthesize` (top-p 1.0 turned into None = off; top-k 0 is off there, None each system's own)."
         return dict(n_samples=self.n_samples, seed=self.seed, temperature=self.temperature,
-                    top_k=self.top_k or None, top_p=self.top_p if self.top_p < 1 else None)
+                    top_k=self.top_k, top_p=self.top_p if self.top_p < 1 else None)
 
 # %% ../nbs/11_compare.ipynb #235d6880
 def check_compare_inputs(systems: dict, images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -229,7 +230,7 @@ def compare_view(images: torch.Tensor, labels: torch.Tensor, settings: CompareSe
     rows = {name: smp if isinstance(smp, str) else
             [tile(rgb, name, k, f"sample {k + 1}", "sample") for k, rgb in enumerate(to_uint8(smp))]
             for name, smp in samples.items()}
-    title = (f"seed {st.seed} · temperature {st.temperature:g} · top-k {st.top_k or 'off'} · "
+    title = (f"seed {st.seed} · temperature {st.temperature:g} · top-k {'each own' if st.top_k is None else st.top_k or 'off'} · "
              f"top-p {st.top_p if st.top_p < 1 else 'off'} · guidance {'each own' if st.guidance is None else f'{st.guidance:g}'} · "
              f"reference: {st.reference}")
     return CompareView(title, top, legend, rows)
@@ -347,10 +348,10 @@ def figure_png(fig: Figure, dpi: int = 100, colors: int | None = 256) -> bytes:
 
 # %% ../nbs/11_compare.ipynb #e587d120
 def compare_figure(systems: dict[str, System], images: torch.Tensor, labels: torch.Tensor, idx: int = 0, n_samples: int = 4,
-                   seed: int = 0, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, reference: str = "ground truth",
+                   seed: int = 0, temperature: float = 1.0, top_k: int | None = None, top_p: float = 1.0, reference: str = "ground truth",
                    classes: Sequence[str] | None = None, metrics: Sequence[str] | None = None, segnet=None,
                    highlight: bool = False, guidance: float | None = None) -> Figure:
-    "Sample every system for example `idx`, score each sample and draw the comparison figure (`guidance`: None = each system's own)."
+    "Sample every system for example `idx`, score each sample and draw the comparison figure (`guidance`, `top_k`: None = each system's own)."
     st = CompareSettings(idx, n_samples, seed, temperature, top_k, top_p, reference, guidance)
     samples = compare_samples(systems, images, labels, st)
     scores, lost = {}, {}
@@ -390,7 +391,8 @@ class CompareWidget:
                                          tooltips=["the map's own image (the paper's protocol)", "another example's image (a fixed derangement)",
                                                    "no image: only reference-free systems can sample"], style={"description_width": "95px", "button_width": "115px"})
         self.temperature = W.FloatSlider(1.0, min=0.1, max=2.0, step=0.05, description="temperature", **narrow)
-        self.top_k = W.IntSlider(0, min=0, max=max(s.cfg.vq.n_embed for s in systems.values()), description="top-k (0 off)", **narrow)
+        self.top_k = W.IntSlider(max(s.cfg.gpt_top_k for s in systems.values()), min=0, max=max(s.cfg.vq.n_embed for s in systems.values()),
+                                 description="top-k (0 off)", **narrow)      # starts at the systems' own (the shipped ones: 20)
         self.top_p = W.FloatSlider(1.0, min=0.05, max=1.0, step=0.05, description="top-p (1 off)", **narrow)
         # classifier-free guidance: only systems that know the empty condition follow the slider (the others sample at 1)
         self._guided = [s for s in systems.values() if s.gpt.config.null_cond]

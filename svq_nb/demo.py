@@ -16,6 +16,7 @@ from .data import SynthScenes, render_scene_grid
 from .models import VQConfig
 from .training import TrainConfig, pick_device, pick_precision, cpu_has_bf16, load_checkpoint, keep_freed_memory
 from .synthesis import System, SystemConfig, save_system, settings_key, file_stem, ship_pretrained, reference_dependency, reference_images, derangement
+from .transformer import check_guidance, check_top_k
 from .metrics import segment, load_segnet, save_segnet, train_reference_segnet, SEGNET_RECIPE, ssim, lpips, ConfusionMatrix, FIDAccumulator
 from .metrics import segmenter_calibration, semantic_consistency
 from .evaluation import reconstruction_table
@@ -66,6 +67,7 @@ class DemoConfig:
     cond_drop: float = 0.15          # the guidance phase: fraction of its rows that see the empty condition
     guide_lr: float = 1e-3           # the guidance phase's peak learning rate (warm-up, then cosine decay)
     guidance: float = 3.0            # classifier-free guidance scale of every sample the run scores (1: none; else needs guide_steps)
+    top_k: int = 0                   # every sample the run scores draws among the k likeliest codes (0: all of them)
     ref_free: str = "label_branch"   # the reference-free design (04_models compares both)
     budget: tuple = (0.25, 0.5, 1.0) # fractions of the stage-2 steps at which the headline pair is measured
     seed: int = 0
@@ -81,7 +83,7 @@ class DemoConfig:
     def __post_init__(self):
         if self.guide_steps < 0: raise ValueError(f"DemoConfig.guide_steps must be >= 0, got {self.guide_steps}")
         if not 0.0 < self.cond_drop < 1.0: raise ValueError(f"DemoConfig.cond_drop must be in (0, 1), got {self.cond_drop}")
-        if not (self.guidance >= 0 and math.isfinite(self.guidance)): raise ValueError(f"DemoConfig.guidance must be finite and >= 0, got {self.guidance}")
+        check_guidance(self.guidance, "DemoConfig.guidance"); check_top_k(self.top_k, "DemoConfig.top_k")
         if self.guidance != 1.0 and not self.guide_steps:
             raise ValueError(f"DemoConfig.guidance={self.guidance} needs Transformers that know the empty condition: set guide_steps > 0")
 
@@ -98,12 +100,13 @@ class DemoConfig:
 
     @classmethod
     def long(cls, **kw) -> DemoConfig:
-        "`make demo ARGS=--long`: 16x16 codes (each a 2x2 patch; 07 measures why), 2x the stage-1 and 5.3x the stage-2 steps at 4x the stage-2 learning rate, a guidance phase, guided samples; the systems `svq_nb.pretrained` ships."
+        "`make demo ARGS=--long`: 16x16 codes (each a 2x2 patch; 07 measures why), 2x the stage-1 and 5.3x the stage-2 steps at 4x the stage-2 learning rate, a guidance phase, guided top-k samples; the systems `svq_nb.pretrained` ships."
         # aligned=False: the shipped systems' Transformers are plain (on 16x16 tokens a plain one catches up by 1000 steps: 07_training);
         # gpt_heads=2: on 511 tokens attention is most of a step, and CPU attention runs heads of 64 faster than heads of 32 (07_training)
-        # guide_steps, guidance: 400 more steps that learn the empty condition, then samples guided at scale 3 (07_training measures why)
+        # guide_steps, guidance: 400 more steps that learn the empty condition, then samples guided at scale 3 (07_training measures why);
+        # top_k=20: the best of a guidance x top-k grid on selection scenes, not the ones the tables score (07_training)
         return cls(**{**dict(steps1=3000, steps2=3200, lr2=4e-3, n_tokens=40_000, latent=16, aligned=False, gpt_heads=2,
-                             guide_steps=400, guidance=3.0, preset="long"), **kw})
+                             guide_steps=400, guidance=3.0, top_k=20, preset="long"), **kw})
 
 def demo_vq(cfg: DemoConfig, seed: int = 0) -> VQConfig:
     "The stage-1 architecture of every system: 2x2 patches as channels, then one downsampling (8x8 codes at 32 px) or none (16x16)."
@@ -119,7 +122,7 @@ def system_configs(cfg: DemoConfig, n_classes: int, seed: int) -> dict[str, Syst
     "The systems of the experiment, same architecture and budget (names as in the tables)."
     # VQGAN: LPIPS with AlexNet (about 50x cheaper than VGG at 32 px), a narrower discriminator, switched on late
     guide = dict(gpt_cond_drop=cfg.cond_drop, gpt_guidance=cfg.guidance) if cfg.guide_steps else {}
-    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=cfg.gpt_heads, gpt_embd=128, gpt_aligned=cfg.aligned, **guide,
+    common = dict(vq=demo_vq(cfg, seed), gpt_layers=4, gpt_heads=cfg.gpt_heads, gpt_embd=128, gpt_aligned=cfg.aligned, **guide, gpt_top_k=cfg.top_k,
                   disc_start=int(cfg.disc_start * cfg.steps1),
                   disc_warmup=max(1, cfg.steps1 // 20), seed=seed, lam=cfg.lam, lpips_net="alex", disc_ndf=32, disc_weight=cfg.disc_weight)
     mk = lambda name, **kw: SystemConfig(name, n_classes, **{**common, **kw})
@@ -463,7 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default="runs/demo", help="output folder; finished stages are cached in OUT/cache and reused")
     p.add_argument("--quick", action="store_true", help="every step at toy size (a minute or two; the numbers mean nothing)")
     p.add_argument("--fast", action="store_true", help="40%% of the default budget (at most 12 minutes on 2 CPU cores)")
-    p.add_argument("--long", action="store_true", help="16x16 codes, 2x the stage-1 and 5.3x the stage-2 steps, stage 2 at lr 4e-3, a 400-step guidance phase, samples at guidance 3: the shipped systems (about 85 minutes on 2 CPU cores)")
+    p.add_argument("--long", action="store_true", help="16x16 codes, 2x the stage-1 and 5.3x the stage-2 steps, stage 2 at lr 4e-3, a 400-step guidance phase, samples at guidance 3 and top-k 20: the shipped systems (about 93 minutes on 2 CPU cores)")
     p.add_argument("--all", action="store_true", help="all five systems: also VQVAE-T and sVQVAE-T (the default trains the three the widget compares)")
     p.add_argument("--lambda-sweep", action="store_true", help="VQGAN-T and sVQGAN-T at lambda 0.01, 0.1 and 1.0")
     p.add_argument("--train-seeds", type=int, default=1, help="repeat training with this many seeds and report the spread")
@@ -477,6 +480,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--lr2", type=float, default=None, help="the Transformers' peak learning rate (default 1e-3, --long 4e-3; 07_training measures 2e-3 and 4e-3)")
     p.add_argument("--guide-steps", type=int, default=None, help="a guidance phase of this many steps after each Transformer (default 0, --long 400)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale of the scored samples (default 1 = none, --long 3; needs a guidance phase)")
+    p.add_argument("--top-k", type=int, default=None, help="the scored samples draw among the k likeliest codes (default 0 = all, --long 20)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="training precision; auto (default): bf16 autocast on a CPU with bf16 instructions or a GPU, else fp32")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
@@ -491,7 +495,7 @@ def main(argv: list[str] | None = None) -> dict:
     keep_freed_memory()     # sampling and FID features reuse freed memory instead of page-faulting it in again (07_training)
     given = {k: v for k, v in dict(size=a.size, steps1=a.steps1, steps2=a.steps2, n_train=a.n_train, n_val=a.n_val, latent=a.latent,
                                     segnet_steps=a.segnet_steps, aligned=a.aligned, lr2=a.lr2,
-                                    guide_steps=a.guide_steps, guidance=a.guidance).items() if v is not None}
+                                    guide_steps=a.guide_steps, guidance=a.guidance, top_k=a.top_k).items() if v is not None}
     if a.guide_steps == 0 and a.guidance is None: given["guidance"] = 1.0      # no guidance phase: plain samples
     if a.quick + a.fast + a.long > 1: p.error("choose one of --quick, --fast and --long")
     kw = dict(device=a.device, seed=a.seed, all_systems=a.all, lambda_sweep=a.lambda_sweep, train_seeds=a.train_seeds, precision=a.precision,

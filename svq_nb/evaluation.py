@@ -206,7 +206,7 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
                     progress: bool | None = None, guidance: float | None = None) -> Table:
     """Table 1 (FID, SSIM, LPIPS of generated images; SC mIoU when `segnets[dataset]` is given) of `systems` on `datasets`;
     `guidance`: the classifier-free guidance scale of the systems that know the empty condition (None: each system's own
-    `gpt_guidance`; the others sample at 1), 06_transformer."""
+    `gpt_guidance`; the others sample at 1), 06_transformer; `top_k`: None, each system's own `gpt_top_k`; 0, none."""
     systems = _as_dict(systems)
     scale = lambda s: s.guidance_for(guidance)                     # None: the system's own
     for system in systems.values(): check_reference(system, reference)
@@ -247,11 +247,13 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
             if conf is not None: t.values[(sname, dname, "SC mIoU")] = conf.miou()
         if ceiling is not None: t.notes[dname] = f"the segmenter's mIoU on the real {dname} images is {ceiling.miou():.3f}"
     n = {d: _n(v) for d, v in datasets.items()}
-    used = {n: s.cfg.gpt_guidance if scale(s) is None else scale(s) for n, s in systems.items()}   # what each system sampled at
-    said = (f"{next(iter(used.values())):g}" if len(set(used.values())) == 1 else
-            "per system (" + ", ".join(f"{n} {g:g}" for n, g in used.items()) + ")")
-    sampling = (f"temperature {temperature}" + (f", top-k {top_k}" if top_k else "") + (f", top-p {top_p}" if top_p else "")
-                + (f", classifier-free guidance {said}" if said != "1" else ""))
+    # what each system sampled at: one value when they agree, else per system
+    said = lambda used, fmt: (fmt(next(iter(used.values()))) if len(set(used.values())) == 1 else
+                              "per system (" + ", ".join(f"{n} {fmt(v)}" for n, v in used.items()) + ")")
+    g = said({n: s.cfg.gpt_guidance if scale(s) is None else scale(s) for n, s in systems.items()}, lambda v: f"{v:g}")
+    k = said({n: s.cfg.gpt_top_k if top_k is None else top_k for n, s in systems.items()}, lambda v: str(v or "off"))
+    sampling = (f"temperature {temperature}" + (f", top-k {k}" if k != "off" else "") + (f", top-p {top_p}" if top_p else "")
+                + (f", classifier-free guidance {g}" if g != "1" else ""))
     t.caption = (f"{n_samples} sample(s) for each of {_counts(n)} (seed {seed}, {sampling}); reference protocol: "
                  f"{PROTOCOLS[reference]}; LPIPS {lpips_net} v0.1." + _fid_note({d: v * n_samples for d, v in n.items()}, compute_fid)
                  + (" SC mIoU: a segmenter trained on real training images, scored on the samples against their input maps; "

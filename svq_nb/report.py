@@ -131,6 +131,7 @@ def report_tables(R: dict) -> dict[str, str]:
     T["budget"] = _md_table(["row", *(f"{100 * float(f):.0f}% steps: SC mIoU / small IoU / SSIM" for f in next(iter(R["budget"].values())))],
         [[r, *(f"{v['SC mIoU']:.3f} / {v['small-class IoU']:.3f} / {v['SSIM']:.3f}" for v in pts.values())] for r, pts in R["budget"].items()]) + (
         "\n\n*Budget curve:* stage 1 fully trained, the Transformer measured at fractions of its steps (one run, paused), sampling seed 0"
+        + (f", top-k {R['settings']['top_k']}" if R["settings"].get("top_k") else "")
         + ("; without guidance, before the guidance phase (the tables above sample the guided Transformer)." if R["settings"].get("guide_steps") else "."))
     return T
 
@@ -230,7 +231,7 @@ def headline_by_budget(runs: dict[str, dict]) -> str:
         cells = [_over_seeds([t[HEADLINE_ROWS[1]][m] - t[HEADLINE_ROWS[0]][m] for t in TS], signed=True, each=True)
                  for m in ("SSIM", "LPIPS", "SC mIoU")]
         g = s.get("latent") or s["size"] // 4                      # the latent grid (runs before `latent` existed: size/4)
-        guided = f", guidance {s['guidance']:g}" if s.get("guide_steps") else ""        # a guidance phase, and the scale of the samples
+        guided = (f", guidance {s['guidance']:g}" if s.get("guide_steps") else "") + (f", top-k {s['top_k']}" if s.get("top_k") else "")   # how the samples were drawn
         body.append([label, f"{g}x{g}" + (", aligned" if s.get("aligned") else "") + guided,
                      f"{s['steps1']} / {s['steps2']}" + (f" + {s['guide_steps']}" if s.get("guide_steps") else ""), len(TS), *cells])
     return _md_table(["run", "codes", "steps (stage 1 / 2)", "training seeds", *(f"{m} {_UP[m]}" for m in ("SSIM", "LPIPS", "SC mIoU"))], body) + (
@@ -252,7 +253,9 @@ def write_report(out: Path, R: dict) -> Path:
              f"{', '.join(map(str, R['train_seeds']))}, {s['sample_seeds']} sampling seeds, reference-free design '{s['ref_free']}'"
              + (", stage 2 with aligned conditioning (06_transformer)" if s.get("aligned") else "")
              + (f", a guidance phase of {s['guide_steps']} steps after each Transformer (cond_drop {s['cond_drop']}, lr {s['guide_lr']:g}), "
-                f"every sample drawn with classifier-free guidance at scale {s['guidance']:g} (06_transformer)." if s.get("guide_steps") else "."), "",
+                f"every sample drawn with classifier-free guidance at scale {s['guidance']:g}" if s.get("guide_steps") else "")
+             + ((" and" if s.get("guide_steps") else ", every sample drawn") + f" among the {s['top_k']} likeliest codes (top-k)" if s.get("top_k") else "")
+             + (" (06_transformer)." if s.get("guide_steps") or s.get("top_k") else "."), "",
              "## What reproduces", "", *(f"- {x}" for x in headline_statements(R)), "",
              "## Samples", "", "![samples](samples.png)", "",
              "Columns: " + ", ".join(R["samples_columns"]) + f"; sampling seed 0, the first {min(6, s['n_val'])} validation "

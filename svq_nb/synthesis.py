@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, DataLoader
 
 from .models import VQConfig, VQModel, SegVQModel, SemanticVQModel
 from .losses import VQVAELoss, VQGANLoss, SegLoss, SemanticVQLoss
-from .transformer import GPTConfig, CondGPT
+from .transformer import GPTConfig, CondGPT, check_guidance, check_top_k
 from fastcore.basics import patch
 from .training import TrainConfig, train_stage1, train_stage2, save_checkpoint, load_checkpoint, pick_device
 
@@ -41,6 +41,7 @@ class SystemConfig:
     gpt_aligned: bool = False         # stage 2 also adds each z_s code where it lines up with the image code it predicts (06_transformer)
     gpt_cond_drop: float = 0.0        # > 0: the Transformer also learns the empty condition, on this fraction of its rows (guidance)
     gpt_guidance: float = 1.0         # synthesis's classifier-free guidance scale by default (1: none; other values need gpt_cond_drop)
+    gpt_top_k: int = 0                # synthesis's top-k by default: sample among the k likeliest codes (0: all of them)
     lam: float = 0.1                  # weight of the semantic loss in Eq. 3 (coupled systems)
     image_dropout: float = 0.0        # > 0: reference-free coupled model, design A (beyond the paper)
     ref_free: str = ""                # "null_image" or "label_branch": z_s from the map alone (see 04_models)
@@ -59,8 +60,7 @@ class SystemConfig:
         if self.image_dropout and not self.coupled:
             raise ValueError(f"image_dropout={self.image_dropout} only applies to the coupled systems (sVQVAE-T, sVQGAN-T), not {self.name}")
         if not 0.0 <= self.gpt_cond_drop < 1.0: raise ValueError(f"gpt_cond_drop must be in [0, 1), got {self.gpt_cond_drop}")
-        if not (self.gpt_guidance >= 0 and math.isfinite(self.gpt_guidance)):
-            raise ValueError(f"gpt_guidance must be a finite number >= 0, got {self.gpt_guidance}")
+        check_guidance(self.gpt_guidance, "gpt_guidance"); check_top_k(self.gpt_top_k, "gpt_top_k")
         if self.gpt_guidance != 1.0 and not self.gpt_cond_drop:
             raise ValueError(f"gpt_guidance={self.gpt_guidance} needs a Transformer that knows the empty condition: set gpt_cond_drop > 0")
         if self.ref_free and not self.coupled:
@@ -81,7 +81,7 @@ class SystemConfig:
         return cls(name, n_classes, vq=VQConfig.paper(), gpt_layers=24, gpt_heads=16, gpt_embd=1024, disc_start=30_001, **kw)
 
     def unguided(self) -> SystemConfig:
-        "This system without the empty condition and guidance: its Transformer as trained before a guidance phase."
+        "This system without the empty condition and guidance: its Transformer as trained before a guidance phase (top-k stays)."
         return replace(self, gpt_cond_drop=0.0, gpt_guidance=1.0)
 
     def gpt_config(self) -> GPTConfig:
@@ -228,12 +228,14 @@ def synthesize(self: System, label: torch.Tensor, reference: torch.Tensor | None
                temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, seed: int = 0,
                greedy: bool = False, guidance: float | None = None) -> torch.Tensor:
     """Images [B, n_samples, 3, H, W] for semantic maps `label` [B, H, W]: z_s, then z_x ~ GPT, then the image decoder;
-    `guidance`: the classifier-free guidance scale (default: the system's `gpt_guidance`; 1 = none)."""
+    `guidance`: the classifier-free guidance scale (default: the system's `gpt_guidance`; 1 = none); `top_k`: sample among the
+    k likeliest codes (default: the system's `gpt_top_k`; 0 = all)."""
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     cond = self.cond_tokens(label, reference).repeat_interleave(n_samples, 0)
     g = torch.Generator(device=self.device).manual_seed(seed)
     with _inference(self):
-        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, generator=g,
+        k = self.cfg.gpt_top_k if top_k is None else top_k
+        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=k or None, top_p=top_p, greedy=greedy, generator=g,
                              guidance=self.cfg.gpt_guidance if guidance is None else guidance)
     img = self.decode_tokens(x, cond)
     return img.view(label.shape[0], n_samples, *img.shape[1:])

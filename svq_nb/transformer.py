@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_transformer.ipynb #72064fbc
 from __future__ import annotations
-import math
+import math, numbers
 from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
@@ -15,7 +15,8 @@ from .cpu import cpu_has_bf16
 
 # %% auto #0
 __all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'auto_picks_explicit', 'CausalSelfAttention', 'MLP', 'Block',
-           'CondGPT', 'filter_logits', 'draw', 'toy_cond_task', 'toy_rule_accuracy', 'fit_toy']
+           'CondGPT', 'filter_logits', 'draw', 'check_guidance', 'check_top_k', 'toy_cond_task', 'toy_rule_accuracy',
+           'fit_toy']
 
 # %% ../nbs/06_transformer.ipynb #1ef4c5c2
 @dataclass
@@ -308,6 +309,18 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch
     u = torch.rand(probs.shape[:-1] + (1,), generator=generator, dtype=torch.float64, device=dev).to(probs.device)
     return torch.searchsorted(cdf, u * cdf[..., -1:], right=True)[..., 0].clamp_(max=probs.size(-1) - 1)
 
+def check_guidance(value, name: str = "guidance", none_ok: bool = False) -> None:
+    "Raise a clear error unless `value` is a classifier-free guidance scale: a finite number >= 0 (None too where `none_ok`: each system's own)."
+    if none_ok and value is None: return
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number >= 0" + (" or None (each system's own)" if none_ok else "") + f", got {value!r}")
+
+def check_top_k(value, name: str = "top_k") -> None:
+    "Raise a clear error unless `value` is a default top-k: an integer >= 0 (0: no top-k)."
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:      # numpy integers too
+        raise ValueError(f"{name} must be an integer >= 0 (0: no top-k), got {value!r}")
+
+
 # %% ../nbs/06_transformer.ipynb #b76def1f
 @patch
 @torch.no_grad()   # not inference_mode: the tokens must be usable in a later forward pass with gradients
@@ -320,7 +333,7 @@ def sample(self: CondGPT, cond: torch.Tensor, temperature: float = 1.0, top_k: i
     c = self.config
     self._check(cond, "cond (z_s)", c.n_cond, c.cond_codes, exact=True)
     if not greedy and not temperature > 0: raise ValueError(f"temperature must be > 0, got {temperature}")
-    if not (guidance >= 0 and math.isfinite(guidance)): raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
+    check_guidance(guidance)
     guided = guidance != 1.0
     if guided and not c.null_cond:
         raise ValueError(f"guidance={guidance} needs a CondGPT trained with the empty condition (GPTConfig.null_cond); this one has none: use guidance=1")

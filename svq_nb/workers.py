@@ -108,7 +108,9 @@ class Stage:
     def transformer(self) -> bool: return self.part in ("gpt", "guide")
     @property
     def kind(self) -> str: return {"gpt": "Transformer", "guide": "guidance phase"}.get(self.part, self.part)
-    def __str__(self): return f"{self.name}: stage {2 if self.transformer else 1} ({self.kind}), {self.tcfg.steps} steps"
+    @property
+    def label(self) -> str: return f"{self.name}: stage {2 if self.transformer else 1} ({self.kind})"
+    def __str__(self): return f"{self.label}, {self.tcfg.steps} steps"
 
 def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig, cache: Path, data_key: str,
                 budget: tuple = (1.0,), tokens: int = 0, guide: TrainConfig | None = None) -> list[Stage]:
@@ -123,9 +125,10 @@ def plan_stages(name: str, scfg: SystemConfig, s1: TrainConfig, s2: TrainConfig,
         key = _stage1_key(scfg, part, s1, data_key); keys.append(key)
         stages.append(Stage(name, scfg, part, cache / f"{part}-{key}.pt", s1, units=step_cost(scfg, part) * s1.steps))
     # the Transformer's settings; `gpt_aligned` only when on, so the runs made before it existed keep their cache keys (and the
-    # guidance settings never: the Transformer trains the same with and without a guidance phase after it)
+    # guidance and sampling settings never: the Transformer trains the same with and without a guidance phase after it, and
+    # whatever top-k samples it)
     gpt_cfg = {k: v for k, v in asdict(plain).items() if k.startswith("gpt_") and not (k == "gpt_aligned" and not v)
-               and k not in ("gpt_cond_drop", "gpt_guidance")}
+               and k not in ("gpt_cond_drop", "gpt_guidance", "gpt_top_k")}
     path = cache / f"gpt-{settings_key('stage2', keys, gpt_cfg, asdict(s2), tuple(budget), tokens)}.pt"
     units = lambda t: step_cost(scfg, "gpt", explicit_attention_training(t)) * t.steps          # the Transformer's and the phase's
     stages.append(Stage(name, plain, "gpt", path, s2, tuple(s.path for s in stages), tuple(budget), units(s2), tokens))
@@ -247,7 +250,7 @@ def train_stages(stages: list[Stage], train, workers: int = 1, progress: Progres
     progress.cores = max(1, workers)      # the time-left estimate: more stages than this share the cores
     todo, first = [], {}
     for st in stages:
-        what = f"  {st.name}: stage {'2' if st.part == 'gpt' else '2 (guidance phase)' if st.part == 'guide' else f'1 ({st.part})'} reused"
+        what = f"  {st.label} reused"
         if st.path in first: progress.reused_stage(st.units, f"{what} (shared with {first[st.path]})"); continue
         first[st.path] = st.name
         if st.path.is_file(): progress.reused_stage(st.units, f"{what} ({st.path.name})")

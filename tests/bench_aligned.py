@@ -30,7 +30,7 @@ def job(args):
     systems, where = trained_systems([name], run or "no run given")
     if name not in systems: raise SystemExit(f"{name}: {where}")
     s = systems[name].eval()
-    s.cfg = s.cfg.unguided()   # the Transformers trained here know no empty condition
+    s.cfg = replace(s.cfg.unguided(), gpt_top_k=0)   # the Transformers trained here know no empty condition; plain sampling
     train = SynthScenes(n_tokens, size=32, split="train", seed=0).tensors()
     val = SynthScenes(n_val, size=32, split="val", seed=0).tensors()
     cond, x = encode_dataset(s, train)

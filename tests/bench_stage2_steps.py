@@ -48,7 +48,7 @@ def shaped(config, layers: int, width: int):
 
 def plain(s):
     "`s` sampling plainly by default: the Transformers trained here know no empty condition (no guidance phase)."
-    s.cfg = s.cfg.unguided()
+    s.cfg = replace(s.cfg.unguided(), gpt_top_k=0)
     return s
 
 
@@ -120,7 +120,7 @@ def picture(folder: Path, quick: bool = False):
         if f"{name} · reconstruction" not in rows:
             pics[f"{name} · reconstruction"] = rec = s.reconstruct(x, y)["image"]
             rows[f"{name} · reconstruction"] = iou(rec)
-            shipped = f"{name} · shipped (4 layers, {s.cfg.gpt_guidance:g}x guided)"
+            shipped = f"{name} · shipped (4 layers, {s.cfg.gpt_guidance:g}x guided" + (f", top-k {s.cfg.gpt_top_k})" if s.cfg.gpt_top_k else ")")
             pics[shipped] = smp = s.synthesize(y, seed=0)[:, 0]
             rows[shipped] = iou(smp)
         plain(s)

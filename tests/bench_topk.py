@@ -4,7 +4,7 @@ decoding and classifier-free guidance (06_transformer).
 For each setting: SC (the robust judge's mIoU on the samples), SSIM and LPIPS against the ground truth, and diversity, the
 mean LPIPS between the samples of two sampling seeds for the same map (0 for greedy decoding). 128 validation maps, seeds 0
 and 1, one thread, the systems of `svq_nb.pretrained`; every setting names its guidance scale (the shipped systems sample
-at their own, `gpt_guidance`, by default). Writes nbs/bench_results/sampling_settings.json; the guidance settings need
+at their own, `gpt_guidance` and `gpt_top_k`, by default). Writes nbs/bench_results/sampling_settings.json; the guidance settings need
 systems that know the empty condition and are left out otherwise. Earlier runs: topk.json (the 16x16 systems shipped until
 d94d371, no guidance), topk_8x8.json (the 8x8 ones shipped before 90edc22). About 15 minutes at 16x16 on one core.
 `--quick` runs every path on 8 maps.
@@ -23,13 +23,13 @@ from svq_nb.data import SynthScenes
 from svq_nb.metrics import load_segnet, lpips, semantic_consistency, ssim
 from svq_nb.synthesis import pretrained, reference_images
 
-PLAIN = dict(guidance=1.0)
-SETTINGS = (("temperature 1", PLAIN), ("top-k 20", dict(top_k=20, **PLAIN)), ("top-k 5", dict(top_k=5, **PLAIN)),
-            ("top-p 0.9", dict(top_p=0.9, **PLAIN)), ("temperature 0.7", dict(temperature=0.7, **PLAIN)), ("greedy", dict(greedy=True, **PLAIN)),
-            ("guidance 0 (the empty condition)", dict(guidance=0.0)), ("guidance 1.5", dict(guidance=1.5)), ("guidance 2", dict(guidance=2.0)),
-            ("guidance 3", dict(guidance=3.0)), ("guidance 4", dict(guidance=4.0)), ("guidance 5", dict(guidance=5.0)),
-            ("guidance 3, top-k 20", dict(guidance=3.0, top_k=20)))
-GRID = tuple((f"guidance {g:g}" + (f", top-k {k}" if k else ""), dict(guidance=float(g), top_k=k)) for g in (3, 4, 5) for k in (None, 50, 20, 10))
+PLAIN = dict(guidance=1.0, top_k=0)     # every setting names its guidance scale and top-k (the shipped systems' own: 3 and 20)
+SETTINGS = (("temperature 1", PLAIN), ("top-k 20", dict(PLAIN, top_k=20)), ("top-k 5", dict(PLAIN, top_k=5)),
+            ("top-p 0.9", dict(PLAIN, top_p=0.9)), ("temperature 0.7", dict(PLAIN, temperature=0.7)), ("greedy", dict(PLAIN, greedy=True)),
+            ("guidance 0 (the empty condition)", dict(PLAIN, guidance=0.0)), ("guidance 1.5", dict(PLAIN, guidance=1.5)),
+            ("guidance 2", dict(PLAIN, guidance=2.0)), ("guidance 3", dict(PLAIN, guidance=3.0)), ("guidance 4", dict(PLAIN, guidance=4.0)),
+            ("guidance 5", dict(PLAIN, guidance=5.0)), ("guidance 3, top-k 20", dict(guidance=3.0, top_k=20)))
+GRID = tuple((f"guidance {g:g}" + (f", top-k {k}" if k else ""), dict(guidance=float(g), top_k=k)) for g in (3, 4, 5) for k in (0, 50, 20, 10))
 ROWS = {"VQGAN-T": ("VQGAN-T", "none"), "sVQGAN-T (true image)": ("sVQGAN-T", "ground_truth"),
         "sVQGAN-T (other image)": ("sVQGAN-T", "other"), "sVQGAN-T (ref-free)": ("sVQGAN-T (ref-free)", "none")}
 
@@ -72,6 +72,7 @@ def main():
     for name in ("VQGAN-T", "sVQGAN-T (ref-free)"):
         s = pretrained(name).eval()
         res.setdefault(name, {})["own guidance"] = s.cfg.gpt_guidance
+        res[name]["own top-k"] = s.cfg.gpt_top_k
         for label, kw in SETTINGS[::6] if a.quick else SETTINGS:
             if kw["guidance"] != 1.0 and not s.gpt.config.null_cond:
                 print(f"{name}: {label} left out (the system does not know the empty condition)"); continue

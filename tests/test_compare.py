@@ -200,6 +200,17 @@ def test_widget_guidance():
     test_eq((p.guidance.disabled, p.state["guidance"]), (True, None))   # no system knows the empty condition: the slider is off
     p._busy("sampling"); p._busy(None); test_eq(p.guidance.disabled, True)
     test_fail(lambda: CompareSettings(guidance=-1.0), contains="guidance must be a finite number >= 0 or None")
+    test_fail(lambda: CompareSettings(top_k=-1), contains="top_k must be an integer >= 0 (0: no top-k), got -1")
+    # top-k: the slider starts at the systems' own (`gpt_top_k`), 0 turns it off
+    from dataclasses import replace
+    k = System(replace(systems["plain"].cfg, gpt_top_k=3)); k.load_state_dict(systems["plain"].state_dict())
+    kw = CompareWidget({"k": k}, img, lab, n_samples=2, metrics=["ssim"], auto=False)
+    test_eq((kw.top_k.value, kw.state["top_k"]), (3, 3))
+    test_eq(kw.last_samples["k"], k.synthesize(lab[:1], n_samples=2, seed=0)[0])
+    assert not torch.equal(kw.last_samples["k"], systems["plain"].synthesize(lab[:1], n_samples=2, seed=0)[0])
+    kw.top_k.value = 0; kw.update()
+    test_eq(kw.last_samples["k"], systems["plain"].synthesize(lab[:1], n_samples=2, seed=0)[0])
+    test_eq((CompareSettings().sampling()["top_k"], CompareSettings(top_k=0).sampling()["top_k"]), (None, 0))   # None: each system's own
 
 
 def test_widget_reference_protocols_and_highlight():

@@ -48,6 +48,7 @@ def test_demo_command_line():
         main(["--long", "--lr2", "1e-3", "--threads", "1"])
         main(["--long", "--guidance", "2", "--threads", "1"])
         main(["--guide-steps", "0", "--threads", "1"])                               # no guidance phase: plain samples
+        main(["--long", "--top-k", "0", "--threads", "1"])                           # the shipped recipe, sampled among all codes
         err = io.StringIO()
         for bad in ("0", "-0.5"):
             try:
@@ -58,16 +59,19 @@ def test_demo_command_line():
             with redirect_stderr(err): main(["--guide-steps", "0", "--guidance", "2", "--threads", "1"])   # guidance without a guidance phase
             raise AssertionError("--guidance 2 with --guide-steps 0 was accepted")
         except SystemExit as e: test_eq(e.code, 2)
-    (out, fast), (_, long), (_, long1), (_, long2), (_, plain) = seen
+    (out, fast), (_, long), (_, long1), (_, long2), (_, plain), (_, long0) = seen
     test_eq(out, "runs/x"); test_eq((fast.preset, fast.steps2, fast.lr2), ("fast", 250, 2e-3))
     test_eq((long.preset, long.steps2, long.lr2), ("long", 3200, 4e-3))    # the shipped systems' recipe (07 measures it)
     test_eq((long1.preset, long1.steps2, long1.lr2), ("long", 3200, 1e-3))  # --lr2 overrides a preset's rate
     test_eq((long.guide_steps, long.guidance, long2.guide_steps, long2.guidance, fast.guide_steps, fast.guidance), (400, 3.0, 400, 2.0, 60, 3.0))
     test_eq((plain.guide_steps, plain.guidance), (0, 1.0))
+    test_eq((long.top_k, long0.top_k, long0.guidance, fast.top_k, DemoConfig().top_k), (20, 0, 3.0, 0, 0))    # top-k 20: the shipped systems only
+    test_eq({c.gpt_top_k for c in system_configs(long, 8, 0).values()}, {20})
     test_eq((DemoConfig().guide_steps, DemoConfig().guidance, DemoConfig.quick().guide_steps, DemoConfig.quick().guidance), (150, 3.0, 0, 1.0))
     assert "DemoConfig.guidance=2.0 needs Transformers that know the empty condition: set guide_steps > 0" in err.getvalue(), err.getvalue()
     for bad, msg in ((dict(guide_steps=-1), "guide_steps must be >= 0, got -1"), (dict(guide_steps=5, cond_drop=1.0), "cond_drop must be in (0, 1), got 1.0"),
-                     (dict(guide_steps=5, guidance=float("inf")), "guidance must be finite and >= 0, got inf")):
+                     (dict(guide_steps=5, guidance=float("inf")), "DemoConfig.guidance must be a finite number >= 0, got inf"),
+                     (dict(top_k=-3), "DemoConfig.top_k must be an integer >= 0 (0: no top-k), got -3")):
         test_fail(lambda: DemoConfig(**bad), contains=msg)
     assert "--lr2 must be > 0, got 0.0" in err.getvalue() and "got -0.5" in err.getvalue(), err.getvalue()
 
@@ -222,7 +226,7 @@ def test_quick_demo_writes_everything():
 
 
 def test_quick_demo_with_guidance():
-    print("the pipeline at toy size with a guidance phase, then sampled without guidance from the same cache (about 40 s)")
+    print("the pipeline at toy size with a guidance phase, then sampled without guidance, and with top-k, from the same cache (about 50 s)")
     with tempfile.TemporaryDirectory() as d:
         q = dict(n_train=16, n_val=6, sample_seeds=1, fid=False, guide_steps=2)
         R = run_demo(d, DemoConfig.quick(**q, guidance=2.0), log=lambda *a: None)
@@ -238,3 +242,10 @@ def test_quick_demo_with_guidance():
         test_eq(R1["stages"], {"trained": 0, "reused": 10})                            # nothing trains again,
         assert R1["rows"]["VQGAN-T"]["SSIM"][0] != R["rows"]["VQGAN-T"]["SSIM"][0]     # and the samples change
         test_eq(R1["budget"], R["budget"])                                             # the budget curve is sampled without guidance either way
+        R2 = run_demo(d, DemoConfig.quick(**q, guidance=2.0, top_k=3), log=lambda *a: None)   # top-k is a sampling setting too
+        test_eq(R2["stages"], {"trained": 0, "reused": 10})
+        assert R2["rows"]["VQGAN-T"]["SSIM"][0] != R["rows"]["VQGAN-T"]["SSIM"][0] and R2["budget"] != R["budget"]
+        test_eq(load_system(Path(d) / "VQGAN-T.pt").cfg.gpt_top_k, 3)
+        report = (Path(d) / "report.md").read_text()
+        assert "every sample drawn with classifier-free guidance at scale 2 and among the 3 likeliest codes (top-k) (06_transformer)." in report
+        assert "sampling seed 0, top-k 3; without guidance, before the guidance phase" in report

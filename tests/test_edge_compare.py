@@ -11,7 +11,8 @@ from svq_nb.compare import CompareSettings, check_compare_inputs, derangement, r
 
 def test_settings_checks():
     s = CompareSettings(top_k=0, top_p=1.0)
-    test_eq(s.sampling(), dict(n_samples=4, seed=0, temperature=1.0, top_k=None, top_p=None))
+    test_eq(s.sampling(), dict(n_samples=4, seed=0, temperature=1.0, top_k=0, top_p=None))     # top-k 0: off in synthesize
+    test_eq(CompareSettings().sampling()["top_k"], None)                                        # None: each system's own
     test_eq(CompareSettings(top_k=5, top_p=0.9).sampling()["top_k"], 5)
     test_fail(lambda: CompareSettings(reference="gt"), contains="expected one of ('ground truth'")
     test_fail(lambda: CompareSettings(top_p=0.0), contains="top_p must be in (0, 1]")

@@ -106,3 +106,10 @@ def test_synthesis_table_reference_protocols():
     mixed = tab({"g": guided, "b": base}, guidance=3.0)                              # a system without the empty condition samples at 1
     test_eq(mixed.values[("b", "synth", "SSIM")], both.values[("b", "synth", "SSIM")])
     assert "classifier-free guidance per system (g 3, b 1)" in mixed.caption, mixed.caption
+    # top-k: each system's own by default (the caption says which), 0 for none
+    from dataclasses import replace
+    topk = System(replace(guided.cfg, gpt_top_k=2)); topk.load_state_dict(guided.state_dict())
+    ownk, offk = tab({"k": topk, "b": base}), tab({"k": topk}, top_k=0)
+    test_eq(offk.values[("k", "synth", "SSIM")], own.values[("g", "synth", "SSIM")])
+    assert ownk.values[("k", "synth", "SSIM")] != own.values[("g", "synth", "SSIM")]
+    assert "top-k per system (k 2, b off)" in ownk.caption and "top-k" not in offk.caption, (ownk.caption, offk.caption)

@@ -62,6 +62,19 @@ def test_synthesize_seeds_and_reference():
     test_fail(lambda: s.synthesize(lab, reference=img, n_samples=0), contains="n_samples must be >= 1")
 
 
+def test_system_top_k():
+    # a system's own top-k (`gpt_top_k`) is what synthesize samples with unless asked otherwise; 0 means all the codes
+    img, lab = SynthScenes(2, size=16, seed=2).tensors()
+    plain = tiny_system("VQGAN-T", len(SynthScenes.classes))
+    own = System(replace(plain.cfg, gpt_top_k=3)); own.load_state_dict(plain.state_dict())
+    test_eq(own.synthesize(lab, n_samples=2, seed=5), plain.synthesize(lab, n_samples=2, seed=5, top_k=3))
+    test_eq(own.synthesize(lab, n_samples=2, seed=5, top_k=0), plain.synthesize(lab, n_samples=2, seed=5))
+    assert not torch.equal(own.synthesize(lab, n_samples=2, seed=5), plain.synthesize(lab, n_samples=2, seed=5))
+    test_eq((own.cfg.unguided().gpt_top_k, own.cfg.unguided().gpt_guidance), (3, 1.0))      # unguided: no guidance, the same top-k
+    for bad in (-1, 2.5, True):
+        test_fail(lambda: SystemConfig("VQGAN-T", 8, gpt_top_k=bad), contains=f"gpt_top_k must be an integer >= 0 (0: no top-k), got {bad!r}")
+
+
 def test_reference_protocols():
     for n in (2, 3, 10, 64):
         p = derangement(n, seed=1)

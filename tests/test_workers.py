@@ -157,6 +157,12 @@ def test_guidance_phase_stage():
         test_eq([st.path for st in stages[:3]], [st.path for st in plan_stages("p", plain, s1, s2, Path(d), "k", (0.5, 1.0))])
         test_eq((stages[2].scfg.gpt_cond_drop, stages[3].scfg.gpt_cond_drop, stages[3].needs[-1]), (0.0, 0.3, stages[2].path))
         assert stages[3].path != plan_stages("g", replace(guided, gpt_cond_drop=0.2), s1, s2, Path(d), "k", (0.5, 1.0), guide=guide)[3].path
+        # top-k is a sampling setting: no stage's cache entry depends on it
+        test_eq([st.path for st in plan_stages("g", replace(guided, gpt_top_k=20), s1, s2, Path(d), "k", (0.5, 1.0), guide=guide)],
+                [st.path for st in stages])
+        # and the system a run builds from its last stage samples at the run's top-k, with a guidance phase or without one
+        test_eq([plan_stages(n, replace(c, gpt_top_k=5), s1, s2, Path(d), "k", guide=gd)[-1].scfg.gpt_top_k
+                 for n, c, gd in (("g", guided, guide), ("p", plain, None))], [5, 5])
         test_eq(str(stages[3]), "g: stage 2 (guidance phase), 3 steps")
         train_stages(stages, data, workers=1)
         system, hist, snaps = load_trained(stages)
