@@ -34,6 +34,17 @@ ROWS = {"VQGAN-T": ("VQGAN-T", "none"), "sVQGAN-T (true image)": ("sVQGAN-T", "g
         "sVQGAN-T (other image)": ("sVQGAN-T", "other"), "sVQGAN-T (ref-free)": ("sVQGAN-T (ref-free)", "none")}
 
 
+
+def score_setting(s, val, judge, reference=None, **kw) -> dict:
+    "SC, SSIM and LPIPS (means over sampling seeds 0 and 1) of `s`'s samples for `val`'s maps under `kw`, and their diversity."
+    sc, ss, lp, imgs = [], [], [], []
+    for seed in (0, 1):
+        with torch.no_grad(): x = s.synthesize(val[1], reference=reference, seed=seed, **kw)[:, 0]
+        sc.append(semantic_consistency(judge, x, val[1])); ss.append(ssim(val[0], x).mean().item())
+        lp.append(lpips(val[0], x, device="cpu").mean().item()); imgs.append(x)
+    return {"SC": sum(sc) / 2, "SSIM": sum(ss) / 2, "LPIPS": sum(lp) / 2, "diversity": lpips(imgs[0], imgs[1], device="cpu").mean().item()}
+
+
 def select(a):
     "The --select grid: SC, SSIM, LPIPS and diversity of each setting on the selection scenes, per row."
     val = SynthScenes(8 if a.quick else 128, size=32, split="val", seed=1).tensors()
@@ -44,12 +55,7 @@ def select(a):
         s, res = pretrained(name).eval(), {}
         refs = reference_images(val[0], ref, seed=0) if s.cfg.coupled else None
         for label, kw in GRID[::5] if a.quick else GRID:
-            sc, ss, lp, imgs = [], [], [], []
-            for seed in (0, 1):
-                with torch.no_grad(): x = s.synthesize(val[1], reference=refs, seed=seed, **kw)[:, 0]
-                sc.append(semantic_consistency(judge, x, val[1])); ss.append(ssim(val[0], x).mean().item())
-                lp.append(lpips(val[0], x, device="cpu").mean().item()); imgs.append(x)
-            r = res[label] = {"SC": sum(sc) / 2, "SSIM": sum(ss) / 2, "LPIPS": sum(lp) / 2, "diversity": lpips(imgs[0], imgs[1], device="cpu").mean().item()}
+            r = res[label] = score_setting(s, val, judge, refs, **kw)
             print(f"{row:24s} {label:24s} SC {r['SC']:.3f}  SSIM {r['SSIM']:.3f}  LPIPS {r['LPIPS']:.3f}  diversity {r['diversity']:.3f}", flush=True)
         best = max(res, key=lambda k: res[k]["SC"])
         print(f"{row}: best on the selection scenes: {best} (SC {res[best]['SC']:.3f})", flush=True)
@@ -76,13 +82,7 @@ def main():
         for label, kw in SETTINGS[::6] if a.quick else SETTINGS:
             if kw["guidance"] != 1.0 and not s.gpt.config.null_cond:
                 print(f"{name}: {label} left out (the system does not know the empty condition)"); continue
-            sc, ss, lp, imgs = [], [], [], []
-            for seed in (0, 1):
-                with torch.no_grad(): x = s.synthesize(val[1], seed=seed, **kw)[:, 0]
-                sc.append(semantic_consistency(judge, x, val[1])); ss.append(ssim(val[0], x).mean().item())
-                lp.append(lpips(val[0], x, device="cpu").mean().item()); imgs.append(x)
-            r = {"SC": sum(sc) / 2, "SSIM": sum(ss) / 2, "LPIPS": sum(lp) / 2, "diversity": lpips(imgs[0], imgs[1], device="cpu").mean().item()}
-            res[name][label] = r
+            r = res[name][label] = score_setting(s, val, judge, **kw)
             print(f"{name:20s} {label:33s} SC {r['SC']:.3f}  SSIM {r['SSIM']:.3f}  LPIPS {r['LPIPS']:.3f}  diversity {r['diversity']:.3f}", flush=True)
     if not a.quick:
         out = Path(__file__).resolve().parent.parent / "nbs" / "bench_results" / "sampling_settings.json"
