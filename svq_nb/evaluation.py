@@ -250,8 +250,9 @@ def synthesis_table(systems, datasets: dict, n_samples: int = 1, seed: int = 0, 
     # what each system sampled at: one value when they agree, else per system
     said = lambda used, fmt: (fmt(next(iter(used.values()))) if len(set(used.values())) == 1 else
                               "per system (" + ", ".join(f"{n} {fmt(v)}" for n, v in used.items()) + ")")
-    g = said({n: s.cfg.gpt_guidance if scale(s) is None else scale(s) for n, s in systems.items()}, lambda v: f"{v:g}")
-    k = said({n: s.cfg.gpt_top_k if top_k is None else top_k for n, s in systems.items()}, lambda v: str(v or "off"))
+    used = {n: s.sampling_for(scale(s), top_k) for n, s in systems.items()}
+    g = said({n: u[0] for n, u in used.items()}, lambda v: f"{v:g}")
+    k = said({n: u[1] for n, u in used.items()}, lambda v: str(v or "off"))
     sampling = (f"temperature {temperature}" + (f", top-k {k}" if k != "off" else "") + (f", top-p {top_p}" if top_p else "")
                 + (f", classifier-free guidance {g}" if g != "1" else ""))
     t.caption = (f"{n_samples} sample(s) for each of {_counts(n)} (seed {seed}, {sampling}); reference protocol: "

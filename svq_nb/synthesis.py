@@ -233,12 +233,17 @@ def synthesize(self: System, label: torch.Tensor, reference: torch.Tensor | None
     if n_samples < 1: raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     cond = self.cond_tokens(label, reference).repeat_interleave(n_samples, 0)
     g = torch.Generator(device=self.device).manual_seed(seed)
+    guidance, top_k = self.sampling_for(guidance, top_k)
     with _inference(self):
-        k = self.cfg.gpt_top_k if top_k is None else top_k
-        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=k or None, top_p=top_p, greedy=greedy, generator=g,
-                             guidance=self.cfg.gpt_guidance if guidance is None else guidance)
+        x = self.gpt.sample(cond.to(self.device), temperature=temperature, top_k=top_k or None, top_p=top_p, greedy=greedy, generator=g,
+                             guidance=guidance)
     img = self.decode_tokens(x, cond)
     return img.view(label.shape[0], n_samples, *img.shape[1:])
+
+@patch
+def sampling_for(self: System, guidance: float | None = None, top_k: int | None = None) -> tuple[float, int]:
+    "(guidance scale, top-k) this system samples at when asked for `guidance` and `top_k`: None means its own `gpt_guidance`, `gpt_top_k`."
+    return (self.cfg.gpt_guidance if guidance is None else guidance, self.cfg.gpt_top_k if top_k is None else top_k)
 
 @patch
 def guidance_for(self: System, guidance: float | None) -> float | None:
