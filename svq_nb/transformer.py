@@ -14,9 +14,9 @@ from .parallel import dp_rows
 from .cpu import cpu_has_bf16
 
 # %% auto #0
-__all__ = ['GPTConfig', 'KVCache', 'causal_bias', 'explicit_causal_attention', 'auto_picks_explicit', 'CausalSelfAttention',
-           'MLP', 'Block', 'CondGPT', 'filter_logits', 'draw', 'check_guidance', 'check_top_k', 'toy_cond_task',
-           'toy_rule_accuracy', 'fit_toy']
+__all__ = ['GPTConfig', 'KVCache', 'explicit_causal_attention', 'auto_picks_explicit', 'CausalSelfAttention', 'MLP', 'Block',
+           'CondGPT', 'filter_logits', 'draw', 'check_guidance', 'check_top_k', 'toy_cond_task', 'toy_rule_accuracy',
+           'fit_toy']
 
 # %% ../nbs/06_transformer.ipynb #1ef4c5c2
 @dataclass
@@ -96,18 +96,19 @@ class KVCache:
 
 # %% ../nbs/06_transformer.ipynb #efb9e169
 @functools.lru_cache(maxsize=8)
-def causal_bias(T: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    "The additive causal mask [T, T]: 0 on and below the diagonal, -inf above; made once per length, dtype and device."
+def _causal_bias(T: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    "The additive causal mask [T, T] (0 on and below the diagonal, -inf above), made once per length, dtype and device: shared, never write to it."
     with torch.inference_mode(False):                    # a normal tensor even when first asked for under inference_mode
         above = torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
         return torch.zeros(T, T, dtype=dtype, device=device).masked_fill(above, float("-inf"))
 
 def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
     """softmax(q k^T / sqrt(d) + causal mask) v, written out with two matmuls (q, k, v [B, nh, T, hd]). The first is
-    `baddbmm`: it scales and adds the mask while it writes the [T, T] scores, so no second pass over them masks them."""
+    `baddbmm`: it adds the mask while it writes the [T, T] scores, so no second pass over them masks them."""
     B, H, T, D = q.shape
-    att = torch.baddbmm(causal_bias(T, q.dtype, q.device).expand(B * H, T, T), q.reshape(B * H, T, D),
-                        k.reshape(B * H, T, D).transpose(1, 2), alpha=1.0 / math.sqrt(D)).view(B, H, T, T).softmax(-1)
+    qs = (q * (1.0 / math.sqrt(D))).reshape(B * H, T, D)                           # scale the [T, hd] side, not [T, T]
+    att = torch.baddbmm(_causal_bias(T, q.dtype, q.device).expand(B * H, T, T), qs, k.reshape(B * H, T, D).transpose(1, 2))
+    att = att.view(B, H, T, T).softmax(-1)
     return F.dropout(att, dropout_p) @ v if dropout_p > 0 else att @ v
 
 def auto_picks_explicit(device: str | torch.device, dtype: torch.dtype) -> bool:
