@@ -10,15 +10,16 @@ from pathlib import Path
 
 import torch
 
-from .training import FitHooks, TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory
+from .training import (FitHooks, TrainConfig, pick_device, train_stage1, train_stage2, save_checkpoint, load_checkpoint, keep_freed_memory,
+                             save_tokens, load_tokens)
 from .synthesis import System, SystemConfig, encode_dataset, settings_key
 from .metrics import FIDAccumulator
 from .transformer import CondGPT, auto_picks_explicit
 
 # %% auto #0
 __all__ = ['STAGE2_COST', 'SCORE_COST', 'GUIDED_SCORE_COST', 'FID_COST', 'EXPLICIT_ATTENTION_COST', 'SHARE_LIMIT', 'Progress',
-           'explicit_attention_training', 'step_cost', 'Stage', 'plan_stages', 'first_scenes', 'run_stage',
-           'load_trained', 'train_stages', 'train_system', 'stage_workers', 'Steps', 'fid_steps']
+           'explicit_attention_training', 'step_cost', 'Stage', 'plan_stages', 'first_scenes', 'stage_tokens',
+           'run_stage', 'load_trained', 'train_stages', 'train_system', 'stage_workers', 'Steps', 'fid_steps']
 
 # %% ../nbs/95_workers.ipynb #87847da0
 class Progress:
@@ -149,6 +150,18 @@ def first_scenes(train, n: int):
     if isinstance(train, (tuple, list)): return tuple(t[:n] for t in train)
     return torch.utils.data.Subset(train, range(min(n, len(train))))
 
+def stage_tokens(st: Stage, system: System, train) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (z_s, z_x) tokens a Transformer stage or guidance phase learns from: encoded by the Transformer's stage, kept
+    in the cache under its VQ models' checkpoints and the number of scenes, and read back by the guidance phase
+    (`--long` encodes 40,000 scenes per system). Files that a stopped run left half written are encoded again."""
+    vq = st.needs[:-1] if st.part == "guide" else st.needs          # the VQ models' checkpoints (a phase also needs the Transformer's)
+    folder = st.path.parent / f"tokens-{settings_key('tokens', [Path(p).name for p in vq], st.tokens)}"
+    try: return tuple(torch.from_numpy(a.astype("int64")) for a in load_tokens(folder))
+    except (FileNotFoundError, ValueError): pass
+    cond, x = encode_dataset(system, first_scenes(train, st.tokens))
+    save_tokens(folder, cond, x)
+    return cond, x
+
 def run_stage(st: Stage, train) -> Path:
     """Train one stage on `train` (`(images, labels)` or a Dataset such as `SynthScenes`) and write its checkpoint atomically to
     `st.path`. A stage checkpoints every tenth of its steps next to it, so an interrupted run resumes where it stopped."""
@@ -164,12 +177,12 @@ def run_stage(st: Stage, train) -> Path:
         _load_stage1(system, st.needs[:-1])
         system.gpt.load_state_dict(_final_snapshot(load_checkpoint(st.needs[-1])))
         system.gpt.add_null_condition()
-        cond, x = encode_dataset(system, first_scenes(train, st.tokens))
+        cond, x = stage_tokens(st, system, train)
         hist = train_stage2(system.gpt, cond, x, tcfg, resume=True, cond_drop=st.scfg.gpt_cond_drop)
         path = save_checkpoint(st.path, {"snapshots": {"guided": system.gpt.state_dict()}, "history": hist})
     else:
         _load_stage1(system, st.needs)
-        cond, x = encode_dataset(system, first_scenes(train, st.tokens))
+        cond, x = stage_tokens(st, system, train)
         # the weights at each budget fraction, kept as the run passes it (one run, on its own learning-rate schedule)
         at = {max(1, round(f * st.tcfg.steps)): str(f) for f in st.budget}
         snap = lambda f: steps_dir / f"snapshot-{f}.pt"

@@ -178,6 +178,21 @@ def test_guidance_phase_stage():
         test_eq(system.synthesize(lab, seed=1), system.synthesize(lab, seed=1, guidance=2.0))   # the system's scale by default
         assert not torch.equal(system.synthesize(lab, seed=1), system.synthesize(lab, seed=1, guidance=1.0))
         test_eq(len(list(Path(d).glob("*.steps"))), 0)
+        # the phase learns from the tokens its Transformer's stage encoded and kept in the cache: run again without an
+        # encoder it trains the same weights bit for bit; with a token file gone (a stopped run) it encodes them again
+        (tok,) = Path(d).glob("tokens-*")
+        test_eq(sorted(p.name for p in tok.iterdir()), ["cond.npy", "x.npy"])
+        g = run_stage.__globals__
+        def no_encoding(*a, **k): raise AssertionError("encoded again")
+        for drop in ((), ("x.npy",)):
+            for name in drop: (tok / name).unlink()
+            stages[3].path.unlink()
+            saved, g["encode_dataset"] = g["encode_dataset"], (no_encoding if not drop else g["encode_dataset"])
+            try: run_stage(stages[3], data)
+            finally: g["encode_dataset"] = saved
+            again = load_checkpoint(stages[3].path)["snapshots"]["guided"]
+            test_eq([torch.equal(again[k], v) for k, v in snaps["guided"].items()], [True] * len(again))
+        test_eq(sorted(p.name for p in tok.iterdir()), ["cond.npy", "x.npy"])
 
 
 def test_share_only_transformers():
