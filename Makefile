@@ -85,8 +85,8 @@ segnet: setup
 	$(PY) -c "import torch, os; torch.set_num_threads(os.cpu_count()); from svq_nb.metrics import train_reference_segnet, save_segnet, SEGNET_FILE; n = train_reference_segnet(progress=True); print(save_segnet(n, str(SEGNET_FILE), n.recipe))"
 
 # train the systems that ship with the package (make demo ARGS=--long: 16x16 codes, 3000 stage-1 and 3200 stage-2 steps at
-# lr 4e-3, then a 400-step guidance phase, samples at guidance 3 and top-k 20; 92.6 minutes from an empty folder on 2 CPU cores with bf16
-# (AMD EPYC, at 90cdfc9: the shipped weights bit for bit; 73 without the phase); resumable: rerun after an interruption), then copy them into svq_nb/assets/pretrained/ (fp16, a few MB each),
+# lr 4e-3, then a 400-step guidance phase, samples at guidance 3 and top-k 20; 81.8 minutes from an empty folder on 2 CPU cores with bf16
+# (AMD EPYC, at ccc57fe: the shipped weights bit for bit; 92.6 before the attention added its mask inside the matmul); resumable: rerun after an interruption), then copy them into svq_nb/assets/pretrained/ (fp16, a few MB each),
 # replacing the files of an earlier recipe there (the manifest names the current ones)
 pretrained: setup
 	$(PY) -m svq_nb.demo --long --out runs/long $(ARGS)
