@@ -104,7 +104,7 @@ def _causal_bias(T: int, dtype: torch.dtype, device: torch.device) -> torch.Tens
 
 def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
     """softmax(q k^T / sqrt(d) + causal mask) v, written out with two matmuls (q, k, v [B, nh, T, hd]). The first is
-    `baddbmm`: it adds the mask while it writes the [T, T] scores, so no second pass over them masks them."""
+    `baddbmm`: the scores are written onto the mask, so no `masked_fill` pass goes over them, forward or backward."""
     B, H, T, D = q.shape
     qs = (q * (1.0 / math.sqrt(D))).reshape(B * H, T, D)                           # scale the [T, hd] side, not [T, T]
     att = torch.baddbmm(_causal_bias(T, q.dtype, q.device).expand(B * H, T, T), qs, k.reshape(B * H, T, D).transpose(1, 2))

@@ -73,7 +73,8 @@ GUIDED_SCORE_COST = 1.5   # the same with classifier-free guidance (twice the ro
 FID_COST = 90.0      # the Inception features of one set of validation-size samples
 
 EXPLICIT_ATTENTION_COST = 0.75   # a Transformer step with the explicit attention kernel (bf16 on a CPU with bf16 instructions,
-                                 # 06_transformer) against SDPA's: tests/bench_attention.py, three --long ones sharing two cores: x0.77
+                                 # 06_transformer) against SDPA's: tests/bench_attention.py, three --long ones sharing two cores: x0.77 at
+                                 # e5f12fb (bench_results/attention_speed_e5f12fb.json), x0.76 with the mask inside the matmul
 
 def step_cost(scfg: SystemConfig, part: str, explicit_attention: bool = False) -> float:
     """Relative cost of one training step of `part` of system `scfg` (a VQ model's or the Transformer's, 'gpt'; see `STAGE2_COST`);
@@ -153,13 +154,19 @@ def first_scenes(train, n: int):
 def stage_tokens(st: Stage, system: System, train) -> tuple[torch.Tensor, torch.Tensor]:
     """The (z_s, z_x) tokens a Transformer stage or guidance phase learns from: encoded by the Transformer's stage, kept
     in the cache under its VQ models' checkpoints and the number of scenes, and read back by the guidance phase
-    (`--long` encodes 40,000 scenes per system). Files that a stopped run left half written are encoded again."""
+    (`--long` encodes 40,000 scenes per system). Token files that a stopped run left half written, or that are older than
+    a VQ checkpoint (a model trained again under the same settings), are encoded again; a cache that cannot be written
+    only costs the phase its encoding."""
     vq = st.needs[:-1] if st.part == "guide" else st.needs          # the VQ models' checkpoints (a phase also needs the Transformer's)
     folder = st.path.parent / f"tokens-{settings_key('tokens', [Path(p).name for p in vq], st.tokens)}"
-    try: return tuple(torch.from_numpy(a.astype("int64")) for a in load_tokens(folder))
-    except (FileNotFoundError, ValueError): pass
+    try:
+        made = min((folder / f"{n}.npy").stat().st_mtime_ns for n in ("cond", "x"))
+        if made >= max(Path(p).stat().st_mtime_ns for p in vq):
+            return tuple(torch.from_numpy(a.astype("int64")) for a in load_tokens(folder))
+    except (OSError, EOFError, ValueError): pass                   # missing, truncated or unreadable: encode again
     cond, x = encode_dataset(system, first_scenes(train, st.tokens))
-    save_tokens(folder, cond, x)
+    try: save_tokens(folder, cond, x)
+    except OSError as e: print(f"{st.label}: could not keep its tokens in {folder} ({e}); a guidance phase will encode them again", file=sys.stderr)
     return cond, x
 
 def run_stage(st: Stage, train) -> Path:

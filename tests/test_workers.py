@@ -183,13 +183,16 @@ def test_guidance_phase_stage():
         (tok,) = Path(d).glob("tokens-*")
         test_eq(sorted(p.name for p in tok.iterdir()), ["cond.npy", "x.npy"])
         g = run_stage.__globals__
-        def no_encoding(*a, **k): raise AssertionError("encoded again")
-        for drop in ((), ("x.npy",)):
-            for name in drop: (tok / name).unlink()
-            stages[3].path.unlink()
-            saved, g["encode_dataset"] = g["encode_dataset"], (no_encoding if not drop else g["encode_dataset"])
+        encode, calls = g["encode_dataset"], []
+        def counted(*a, **k): calls.append(1); return encode(*a, **k)
+        for change in (None, "x.npy", "newer VQ model"):
+            if change == "x.npy": (tok / change).unlink()
+            if change == "newer VQ model": os.utime(stages[3].needs[0], ns=(time.time_ns() + 10**9,) * 2)   # trained again after the tokens
+            stages[3].path.unlink(); calls.clear()
+            g["encode_dataset"] = counted
             try: run_stage(stages[3], data)
-            finally: g["encode_dataset"] = saved
+            finally: g["encode_dataset"] = encode
+            test_eq(len(calls), 0 if change is None else 1)
             again = load_checkpoint(stages[3].path)["snapshots"]["guided"]
             test_eq([torch.equal(again[k], v) for k, v in snaps["guided"].items()], [True] * len(again))
         test_eq(sorted(p.name for p in tok.iterdir()), ["cond.npy", "x.npy"])
