@@ -99,8 +99,7 @@ class KVCache:
 def _causal_bias(T: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     "The additive causal mask [T, T] (0 on and below the diagonal, -inf above), made once per length, dtype and device: shared, never write to it."
     with torch.inference_mode(False):                    # a normal tensor even when first asked for under inference_mode
-        above = torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
-        return torch.zeros(T, T, dtype=dtype, device=device).masked_fill(above, float("-inf"))
+        return torch.full((T, T), float("-inf"), dtype=dtype, device=device).triu(1)
 
 def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
     """softmax(q k^T / sqrt(d) + causal mask) v, written out with two matmuls (q, k, v [B, nh, T, hd]). The first is

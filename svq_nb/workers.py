@@ -111,6 +111,10 @@ class Stage:
     @property
     def kind(self) -> str: return {"gpt": "Transformer", "guide": "guidance phase"}.get(self.part, self.part)
     @property
+    def vq_paths(self) -> tuple:
+        "A Transformer stage's VQ checkpoints: all it needs, less a guidance phase's last need, its Transformer."
+        return self.needs[:-1] if self.part == "guide" else self.needs
+    @property
     def label(self) -> str: return f"{self.name}: stage {2 if self.transformer else 1} ({self.kind})"
     def __str__(self): return f"{self.label}, {self.tcfg.steps} steps"
 
@@ -157,7 +161,7 @@ def stage_tokens(st: Stage, system: System, train) -> tuple[torch.Tensor, torch.
     (`--long` encodes 40,000 scenes per system). Token files that a stopped run left half written, or that are older than
     a VQ checkpoint (a model trained again under the same settings), are encoded again; a cache that cannot be written
     only costs the phase its encoding."""
-    vq = st.needs[:-1] if st.part == "guide" else st.needs          # the VQ models' checkpoints (a phase also needs the Transformer's)
+    vq = st.vq_paths
     folder = st.path.parent / f"tokens-{settings_key('tokens', [Path(p).name for p in vq], st.tokens)}"
     try:
         made = min((folder / f"{n}.npy").stat().st_mtime_ns for n in ("cond", "x"))
@@ -181,14 +185,14 @@ def run_stage(st: Stage, train) -> Path:
         hist = train_stage1(model, loss, train, tcfg, resume=True)
         path = save_checkpoint(st.path, {"state_dict": model.state_dict(), "history": hist})
     elif st.part == "guide":        # the trained Transformer, given the empty condition, goes on learning with cond_drop
-        _load_stage1(system, st.needs[:-1])
+        _load_stage1(system, st.vq_paths)
         system.gpt.load_state_dict(_final_snapshot(load_checkpoint(st.needs[-1])))
         system.gpt.add_null_condition()
         cond, x = stage_tokens(st, system, train)
         hist = train_stage2(system.gpt, cond, x, tcfg, resume=True, cond_drop=st.scfg.gpt_cond_drop)
         path = save_checkpoint(st.path, {"snapshots": {"guided": system.gpt.state_dict()}, "history": hist})
     else:
-        _load_stage1(system, st.needs)
+        _load_stage1(system, st.vq_paths)
         cond, x = stage_tokens(st, system, train)
         # the weights at each budget fraction, kept as the run passes it (one run, on its own learning-rate schedule)
         at = {max(1, round(f * st.tcfg.steps)): str(f) for f in st.budget}
